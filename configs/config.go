@@ -1,0 +1,106 @@
+package configs
+
+import "time"
+
+// Config is the whole agent configuration.
+type Config struct {
+	Identity Identity `mapstructure:"identity"`
+	// Listen lists the addresses the agent accepts peer connections on.
+	Listen []Listener `mapstructure:"listen"`
+	// Peers lists the known peers. Unless AcceptUnknownPeers is set, only
+	// these identities may connect.
+	Peers []Peer `mapstructure:"peers"`
+	// AcceptUnknownPeers admits peers that are not listed in Peers.
+	AcceptUnknownPeers bool   `mapstructure:"accept_unknown_peers"`
+	Timers             Timers `mapstructure:"timers"`
+	Limits             Limits `mapstructure:"limits"`
+	Log                Log    `mapstructure:"log"`
+}
+
+// Identity is what the agent says about itself in CER/CEA and in the
+// answers it originates.
+type Identity struct {
+	OriginHost  string `mapstructure:"origin_host"`
+	OriginRealm string `mapstructure:"origin_realm"`
+	ProductName string `mapstructure:"product_name"`
+	// VendorID is the IANA enterprise number sent as Vendor-Id (0: none).
+	VendorID         uint32 `mapstructure:"vendor_id"`
+	FirmwareRevision uint32 `mapstructure:"firmware_revision"`
+	// HostIPAddresses overrides the Host-IP-Address list sent in CER/CEA.
+	// Empty: the addresses the agent listens on (all interface addresses
+	// for a wildcard listener) and the connection's local address.
+	HostIPAddresses []string `mapstructure:"host_ip_addresses"`
+	// SupportedVendorIDs are advertised as Supported-Vendor-Id.
+	SupportedVendorIDs []uint32 `mapstructure:"supported_vendor_ids"`
+}
+
+// Listener is one listening socket.
+type Listener struct {
+	Address   string `mapstructure:"address"`
+	Transport string `mapstructure:"transport"` // tcp or tls
+	TLS       TLS    `mapstructure:"tls"`
+}
+
+// TLS configures one side of a TLS connection. Certificates are PEM files.
+type TLS struct {
+	CertFile string `mapstructure:"cert_file"`
+	KeyFile  string `mapstructure:"key_file"`
+	// CAFile holds the CAs the remote certificate must chain to.
+	CAFile string `mapstructure:"ca_file"`
+	// ClientAuth (listeners only): none, request or require. require makes
+	// the listener mutual TLS.
+	ClientAuth string `mapstructure:"client_auth"`
+	// ServerName (outgoing peers only) overrides the name checked in the
+	// server certificate; default: the peer's host.
+	ServerName string `mapstructure:"server_name"`
+	// VerifyIdentity requires the certificate to name the Origin-Host the
+	// peer announces in its CER/CEA.
+	VerifyIdentity bool `mapstructure:"verify_identity"`
+}
+
+// Peer is one configured peer.
+type Peer struct {
+	// Host is the peer's Diameter identity (its Origin-Host).
+	Host string `mapstructure:"host"`
+	// Realm, when set, must equal the Origin-Realm the peer announces.
+	Realm string `mapstructure:"realm"`
+	// Address is host:port to dial; needed when Connect is true.
+	Address string `mapstructure:"address"`
+	// Connect makes the agent dial the peer and redial it with Tc.
+	Connect   bool   `mapstructure:"connect"`
+	Transport string `mapstructure:"transport"` // tcp or tls
+	TLS       TLS    `mapstructure:"tls"`
+	// WatchdogInterval overrides timers.watchdog for this peer.
+	WatchdogInterval time.Duration `mapstructure:"watchdog_interval"`
+}
+
+// Timers are the protocol timers.
+type Timers struct {
+	// Watchdog is RFC 3539 Tw (at least 6s); jitter of ±2s is added.
+	Watchdog time.Duration `mapstructure:"watchdog"`
+	// Reconnect is RFC 6733 Tc, the first redial delay.
+	Reconnect time.Duration `mapstructure:"reconnect"`
+	// ReconnectMax caps the exponential redial backoff.
+	ReconnectMax time.Duration `mapstructure:"reconnect_max"`
+	// Capabilities bounds the CER/CEA exchange on a new connection.
+	Capabilities time.Duration `mapstructure:"capabilities"`
+	// Disconnect bounds the wait for DPA after sending DPR.
+	Disconnect time.Duration `mapstructure:"disconnect"`
+}
+
+// Limits bound resource use.
+type Limits struct {
+	// MaxMessageSize is the largest Diameter message accepted, in bytes.
+	MaxMessageSize int `mapstructure:"max_message_size"`
+	// MaxConnections bounds concurrently accepted connections.
+	MaxConnections int `mapstructure:"max_connections"`
+	// WriteQueue is the number of messages queued per connection before
+	// sends fail.
+	WriteQueue int `mapstructure:"write_queue"`
+}
+
+// Log configures the agent's log output.
+type Log struct {
+	Level  string `mapstructure:"level"`  // debug, info, warn, error
+	Format string `mapstructure:"format"` // text or json
+}

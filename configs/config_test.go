@@ -1,0 +1,124 @@
+package configs
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDefaultConfigIsValid(t *testing.T) {
+	c, err := Parse(nil)
+	if err != nil {
+		t.Fatalf("default config: %v", err)
+	}
+	if got := c.Listen[0].Address; got != "127.0.0.1:3868" {
+		t.Errorf("default listen = %q, want 127.0.0.1:3868", got)
+	}
+	if c.Timers.Watchdog != 30*time.Second {
+		t.Errorf("default Tw = %s", c.Timers.Watchdog)
+	}
+	if !c.AcceptUnknownPeers {
+		t.Error("the default lab config must admit unknown peers")
+	}
+}
+
+func TestExampleFileLoads(t *testing.T) {
+	c, err := Load("dra.yaml")
+	if err != nil {
+		t.Fatalf("dra.yaml: %v", err)
+	}
+	if c.Identity.OriginHost != "dra1.example.net" || len(c.Peers) != 2 {
+		t.Fatalf("unexpected example content: %+v", c)
+	}
+	if c.Peers[1].WatchdogInterval != c.Timers.Watchdog || c.Peers[1].Transport != "tcp" {
+		t.Errorf("peer defaults not applied: %+v", c.Peers[1])
+	}
+}
+
+func TestEnvironmentOverrides(t *testing.T) {
+	env := map[string]string{
+		"DRA_IDENTITY_ORIGIN_HOST": "env.example.org",
+		"DRA_TIMERS_WATCHDOG":      "12s",
+		"DRA_LIMITS_WRITE_QUEUE":   "64",
+	}
+	c, err := parse(nil, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Identity.OriginHost != "env.example.org" || c.Timers.Watchdog != 12*time.Second || c.Limits.WriteQueue != 64 {
+		t.Errorf("overrides not applied: %+v %+v", c.Identity, c.Timers)
+	}
+}
+
+func TestInvalidConfigsNameTheField(t *testing.T) {
+	tests := []struct {
+		name, yaml, field string
+	}{
+		{"unknown key", "identity:\n  origin_hots: x.example\n", "origin_hots"},
+		{"empty origin host", "identity:\n  origin_host: \"\"\n", "identity.origin_host"},
+		{"bad fqdn", "identity:\n  origin_host: \"a..b\"\n", "identity.origin_host"},
+		{"watchdog below 6s", "timers:\n  watchdog: 5s\n", "timers.watchdog"},
+		{"peer watchdog below 6s", "peers:\n  - host: p.example\n    watchdog_interval: 2s\n", "peers[0].watchdog_interval"},
+		{"bad listen", "listen:\n  - address: nowhere\n", "listen[0].address"},
+		{"listen by name", "listen:\n  - address: localhost:3868\n", "listen[0].address"},
+		{"duplicate peer", "peers:\n  - host: p.example\n  - host: P.example\n", "peers[1].host"},
+		{"connect without address", "peers:\n  - host: p.example\n    connect: true\n", "peers[0].address"},
+		{"peer is self", "peers:\n  - host: dra.localdomain\n", "peers[0].host"},
+		{"sctp", "listen:\n  - address: 127.0.0.1:3868\n    transport: sctp\n", "listen[0].transport"},
+		{"tls listener without cert", "listen:\n  - address: 127.0.0.1:5658\n    transport: tls\n", "listen[0].tls"},
+		{"tls peer without ca", "peers:\n  - host: p.example\n    address: 127.0.0.1:5658\n    transport: tls\n", "peers[0].tls.ca_file"},
+		{"tls on tcp", "peers:\n  - host: p.example\n    tls:\n      ca_file: x\n", "peers[0].tls"},
+		{"missing ca file", "peers:\n  - host: p.example\n    address: 127.0.0.1:5658\n    transport: tls\n    tls:\n      ca_file: /nonexistent/ca.pem\n", "peers[0].tls"},
+		{"message size", "limits:\n  max_message_size: 100\n", "limits.max_message_size"},
+		{"log level", "log:\n  level: loud\n", "log.level"},
+		{"reconnect max below reconnect", "timers:\n  reconnect: 1m\n  reconnect_max: 10s\n", "timers.reconnect_max"},
+		{"not yaml", "identity: [\n", "yaml"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse([]byte(tt.yaml))
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			if !strings.Contains(err.Error(), tt.field) {
+				t.Errorf("error %q does not name %q", err, tt.field)
+			}
+		})
+	}
+}
+
+func TestValidateReportsEveryProblem(t *testing.T) {
+	_, err := Parse([]byte("timers:\n  watchdog: 1s\nlog:\n  format: xml\n"))
+	if !errors.Is(err, ErrInvalid) {
+		t.Fatalf("err = %v, want ErrInvalid", err)
+	}
+	for _, f := range []string{"timers.watchdog", "log.format"} {
+		if !strings.Contains(err.Error(), f) {
+			t.Errorf("missing %s in %v", f, err)
+		}
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	_, err := Load(filepath.Join(t.TempDir(), "none.yaml"))
+	if !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("err = %v, want ErrNotExist", err)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add(DefaultYAML())
+	if b, err := os.ReadFile("dra.yaml"); err == nil {
+		f.Add(b)
+	}
+	f.Add([]byte("peers:\n  - host: p.example\n    connect: true\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := Parse(b)
+		if err == nil && c.Validate() != nil {
+			t.Fatal("Parse returned a config that does not validate")
+		}
+	})
+}

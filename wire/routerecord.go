@@ -1,0 +1,43 @@
+package wire
+
+// AppendRouteRecord appends a Route-Record AVP (M bit, DiameterIdentity)
+// carrying identity to request m and returns the new message, with the same
+// buffer rules as Msg.AppendAVP.
+func (m Msg) AppendRouteRecord(identity string) Msg {
+	return appendToMsg(m, AVPRouteRecord, AVPFlagMandatory, 0, identity)
+}
+
+// HasRouteRecord reports whether any top-level Route-Record AVP of m equals
+// identity, comparing ASCII case-insensitively. It does not allocate.
+func (m Msg) HasRouteRecord(identity []byte) bool {
+	it := m.AVPs()
+	for it.Next() {
+		if a := it.cur; a.Code == AVPRouteRecord && a.VendorID == 0 && equalFoldASCII(a.Data, identity) {
+			return true
+		}
+	}
+	return false
+}
+
+// equalFoldASCII reports whether a and b are equal under ASCII case folding.
+func equalFoldASCII(a, b []byte) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		x, y := a[i], b[i]
+		if x == y {
+			continue
+		}
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}

@@ -6,8 +6,12 @@ import (
 	"io"
 )
 
-// readBufSize is the size of the Reader's internal buffer.
-const readBufSize = 64 << 10
+const (
+	// readBufSize is the size of the Reader's internal buffer.
+	readBufSize = 64 << 10
+	// maxEmptyReads is how many (0, nil) reads in a row Next tolerates.
+	maxEmptyReads = 100
+)
 
 // Reader frames Diameter messages from a byte stream such as a net.Conn. It
 // buffers internally. A Reader is not safe for concurrent use.
@@ -70,9 +74,14 @@ func (r *Reader) Next() (Msg, error) {
 		r.pend = Msg(GetBuf(n))
 		r.got = 0
 	}
-	for r.got < len(r.pend) {
+	for empty := 0; r.got < len(r.pend); {
 		k, err := r.br.Read(r.pend[r.got:])
 		r.got += k
+		if k == 0 && err == nil {
+			if empty++; empty == maxEmptyReads {
+				err = io.ErrNoProgress
+			}
+		}
 		if err != nil && r.got < len(r.pend) {
 			if errors.Is(err, io.EOF) {
 				PutBuf(r.pend)

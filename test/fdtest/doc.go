@@ -1,0 +1,2 @@
+// Package fdtest starts and stops freeDiameter daemons for tests.
+package fdtest

@@ -1,0 +1,121 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/dra-project/dra/configs"
+	"github.com/dra-project/dra/peers"
+)
+
+// Agent is a configured, startable Diameter agent.
+type Agent struct {
+	cfg   *configs.Config
+	log   *slog.Logger
+	peers *peers.Manager
+}
+
+// New builds an agent from a validated configuration.
+func New(cfg *configs.Config, log *slog.Logger) (*Agent, error) {
+	opts, err := PeerOptions(cfg)
+	if err != nil {
+		return nil, err
+	}
+	a := &Agent{cfg: cfg, log: log}
+	opts.Logger = log
+	opts.Handler = newHandler(&opts.Local, log)
+	m, err := peers.New(opts)
+	if err != nil {
+		return nil, fmt.Errorf("agent: %w", err)
+	}
+	a.peers = m
+	return a, nil
+}
+
+// Start opens the listeners and starts dialing peers.
+func (a *Agent) Start() error {
+	if err := a.peers.Start(); err != nil {
+		return fmt.Errorf("agent: %w", err)
+	}
+	a.log.Info("agent started", "origin_host", a.cfg.Identity.OriginHost, "origin_realm", a.cfg.Identity.OriginRealm)
+	return nil
+}
+
+// Shutdown disconnects every peer with DPR and stops.
+func (a *Agent) Shutdown(ctx context.Context) error {
+	a.log.Info("agent stopping: disconnecting peers")
+	return a.peers.Shutdown(ctx)
+}
+
+// Peers returns the peer manager.
+func (a *Agent) Peers() *peers.Manager { return a.peers }
+
+// Addrs returns the bound listener addresses.
+func (a *Agent) Addrs() []net.Addr { return a.peers.Addrs() }
+
+// PeerOptions maps the configuration onto the peer layer's options.
+func PeerOptions(cfg *configs.Config) (peers.Options, error) {
+	id := cfg.Identity
+	o := peers.Options{
+		Local: peers.Local{
+			OriginHost:         id.OriginHost,
+			OriginRealm:        id.OriginRealm,
+			ProductName:        id.ProductName,
+			VendorID:           id.VendorID,
+			FirmwareRevision:   id.FirmwareRevision,
+			SupportedVendorIDs: id.SupportedVendorIDs,
+			Relay:              true,
+			OriginStateID:      uint32(time.Now().Unix()),
+		},
+		AcceptUnknown:       cfg.AcceptUnknownPeers,
+		Watchdog:            cfg.Timers.Watchdog,
+		Reconnect:           cfg.Timers.Reconnect,
+		ReconnectMax:        cfg.Timers.ReconnectMax,
+		CapabilitiesTimeout: cfg.Timers.Capabilities,
+		DisconnectTimeout:   cfg.Timers.Disconnect,
+		MaxMessageSize:      cfg.Limits.MaxMessageSize,
+		MaxConnections:      cfg.Limits.MaxConnections,
+		WriteQueue:          cfg.Limits.WriteQueue,
+	}
+	for _, s := range id.HostIPAddresses {
+		ip, err := netip.ParseAddr(s)
+		if err != nil {
+			return o, fmt.Errorf("agent: identity.host_ip_addresses: %w", err)
+		}
+		o.Local.HostIPs = append(o.Local.HostIPs, ip)
+	}
+	for i, l := range cfg.Listen {
+		pl := peers.Listener{Addr: l.Address, VerifyIdentity: l.TLS.VerifyIdentity}
+		if l.Transport == "tls" {
+			tc, err := l.TLS.ServerTLS()
+			if err != nil {
+				return o, fmt.Errorf("agent: listen[%d].tls: %w", i, err)
+			}
+			pl.TLS = tc
+		}
+		o.Listeners = append(o.Listeners, pl)
+	}
+	for i, p := range cfg.Peers {
+		pc := peers.PeerConfig{
+			Identity: p.Host, Realm: p.Realm, Addr: p.Address, Connect: p.Connect,
+			VerifyIdentity: p.TLS.VerifyIdentity, Watchdog: p.WatchdogInterval,
+		}
+		if p.Transport == "tls" {
+			host, _, _ := net.SplitHostPort(p.Address)
+			if host == "" || net.ParseIP(host) != nil {
+				host = p.Host
+			}
+			tc, err := p.TLS.ClientTLS(host)
+			if err != nil {
+				return o, fmt.Errorf("agent: peers[%d].tls: %w", i, err)
+			}
+			pc.TLS = tc
+		}
+		o.Peers = append(o.Peers, pc)
+	}
+	return o, nil
+}

@@ -1,0 +1,232 @@
+package peers
+
+import (
+	"bufio"
+	"crypto/tls"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/dra-project/dra/wire"
+)
+
+// Errors returned by Conn.Send.
+var (
+	ErrClosed     = errors.New("peers: connection closed")
+	ErrQueueFull  = errors.New("peers: write queue full")
+	ErrNotOpen    = errors.New("peers: peer not open")
+	ErrPeerClosed = errors.New("peers: peer closed")
+)
+
+// writeTimeout bounds one batched write: a peer that stops reading for this
+// long is cut off rather than allowed to pin its queue forever.
+const writeTimeout = 30 * time.Second
+
+// writerPool holds the buffers a writer coalesces a batch into; they are
+// taken only while writing, so idle connections hold none.
+var writerPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 64<<10) }}
+
+// Conn is one transport connection to a peer: one reader (the owner's
+// goroutine calling readLoop) and one writer goroutine that batches queued
+// messages into few system calls.
+type Conn struct {
+	nc        net.Conn
+	rd        *wire.Reader
+	log       *slog.Logger
+	initiator bool
+
+	mu        sync.Mutex
+	queue     []wire.Msg
+	spare     []wire.Msg
+	maxQueue  int
+	closing   bool // no more sends; close once the queue is written
+	closed    bool
+	closeErr  error
+	wake      chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
+
+	hbh     atomic.Uint32
+	rxCount atomic.Uint64
+	txCount atomic.Uint64
+}
+
+// readBufSize is each connection's read buffer: small, so that thousands of
+// idle peers stay cheap; a larger message is read straight into its frame.
+const readBufSize = 8 << 10
+
+func newConn(nc net.Conn, initiator bool, maxMsg, maxQueue int, log *slog.Logger) *Conn {
+	c := &Conn{
+		nc:        nc,
+		rd:        wire.NewReader(bufio.NewReaderSize(nc, readBufSize), maxMsg),
+		log:       log.With("remote", nc.RemoteAddr().String()),
+		initiator: initiator,
+		maxQueue:  maxQueue,
+		wake:      make(chan struct{}, 1),
+		done:      make(chan struct{}),
+	}
+	c.hbh.Store(rand.Uint32())
+	go c.writeLoop()
+	return c
+}
+
+// NextHopByHop returns a Hop-by-Hop Identifier unique on this connection
+// (RFC 6733 §3: monotonically increasing from a random start), never 0.
+func (c *Conn) NextHopByHop() uint32 {
+	for {
+		if id := c.hbh.Add(1); id != 0 {
+			return id
+		}
+	}
+}
+
+// RemoteAddr is the peer's transport address.
+func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
+
+// LocalAddr is the agent's transport address on this connection.
+func (c *Conn) LocalAddr() net.Addr { return c.nc.LocalAddr() }
+
+// Done is closed when the connection is closed.
+func (c *Conn) Done() <-chan struct{} { return c.done }
+
+// TLS returns the TLS state, or nil on plain TCP.
+func (c *Conn) TLS() *tls.ConnectionState {
+	if tc, ok := c.nc.(*tls.Conn); ok {
+		s := tc.ConnectionState()
+		return &s
+	}
+	return nil
+}
+
+// Send queues m for writing. On success the connection owns m and returns
+// it to the wire pool once written; on error the caller keeps it.
+func (c *Conn) Send(m wire.Msg) error {
+	c.mu.Lock()
+	switch {
+	case c.closed || c.closing:
+		c.mu.Unlock()
+		return ErrClosed
+	case len(c.queue) >= c.maxQueue:
+		c.mu.Unlock()
+		return ErrQueueFull
+	}
+	c.queue = append(c.queue, m)
+	c.mu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// CloseAfterFlush refuses further sends and closes the connection once what
+// is queued has been written (a DPA, a failed CEA).
+func (c *Conn) CloseAfterFlush() {
+	c.mu.Lock()
+	c.closing = true
+	c.mu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Close closes the connection at once; queued messages are dropped (they
+// are base-protocol messages or answers whose requests the sender will
+// time out; requests are tracked and failed over by the routing layer).
+func (c *Conn) Close(err error) {
+	c.closeOnce.Do(func() {
+		c.mu.Lock()
+		c.closed = true
+		c.closeErr = err
+		q := c.queue
+		c.queue = nil
+		c.mu.Unlock()
+		for _, m := range q {
+			wire.PutBuf(m)
+		}
+		c.nc.Close()
+		close(c.done)
+	})
+}
+
+// Err is the reason the connection closed, nil while it is open.
+func (c *Conn) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closeErr
+}
+
+func (c *Conn) writeLoop() {
+	for {
+		select {
+		case <-c.wake:
+		case <-c.done:
+			return
+		}
+		c.mu.Lock()
+		batch := c.queue
+		c.queue = c.spare[:0]
+		closing := c.closing
+		c.mu.Unlock()
+		if len(batch) > 0 {
+			if err := c.write(batch); err != nil {
+				c.Close(err)
+				return
+			}
+			clear(batch)
+			c.mu.Lock()
+			c.spare = batch[:0]
+			more := len(c.queue) > 0
+			c.mu.Unlock()
+			if more {
+				select {
+				case c.wake <- struct{}{}:
+				default:
+				}
+				continue
+			}
+		}
+		if closing {
+			c.mu.Lock()
+			empty := len(c.queue) == 0
+			c.mu.Unlock()
+			if empty {
+				c.Close(errLocalClose)
+				return
+			}
+		}
+	}
+}
+
+func (c *Conn) write(batch []wire.Msg) error {
+	c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
+	if len(batch) == 1 {
+		_, err := c.nc.Write(batch[0])
+		wire.PutBuf(batch[0])
+		c.txCount.Add(1)
+		return err
+	}
+	bw := writerPool.Get().(*bufio.Writer)
+	bw.Reset(c.nc)
+	var err error
+	for _, m := range batch {
+		if err == nil {
+			_, err = bw.Write(m)
+		}
+		wire.PutBuf(m)
+	}
+	if err == nil {
+		err = bw.Flush()
+	}
+	bw.Reset(nil)
+	writerPool.Put(bw)
+	c.txCount.Add(uint64(len(batch)))
+	return err
+}
+
+var errLocalClose = errors.New("peers: closed locally")

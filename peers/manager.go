@@ -1,0 +1,538 @@
+package peers
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/dra-project/dra/wire"
+)
+
+// Handler receives what the peer layer does not handle itself.
+type Handler interface {
+	// HandleMessage receives every message other than CER/CEA, DWR/DWA
+	// and DPR/DPA from an open peer, on the connection's reader goroutine:
+	// it must not block. It owns m.
+	HandleMessage(p *Peer, c *Conn, m wire.Msg)
+	// PeerDown tells that connection c of peer p stopped carrying traffic
+	// (closed, watchdog SUSPECT, DPR): requests pending on it must be
+	// failed over or answered.
+	PeerDown(p *Peer, c *Conn)
+}
+
+// Listener is one listening address.
+type Listener struct {
+	Addr string
+	// TLS makes the listener Diameter over TLS when non-nil.
+	TLS *tls.Config
+	// VerifyIdentity requires client certificates to name the peer's
+	// Origin-Host.
+	VerifyIdentity bool
+}
+
+// Options configure a Manager.
+type Options struct {
+	Local     Local
+	Listeners []Listener
+	Peers     []PeerConfig
+	// AcceptUnknown admits peers that are not in Peers.
+	AcceptUnknown bool
+
+	Watchdog            time.Duration // Tw
+	Reconnect           time.Duration // Tc
+	ReconnectMax        time.Duration
+	CapabilitiesTimeout time.Duration
+	DisconnectTimeout   time.Duration
+
+	MaxMessageSize int
+	MaxConnections int
+	WriteQueue     int
+
+	Handler Handler
+	Logger  *slog.Logger
+}
+
+func (o *Options) setDefaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&o.Watchdog, 30*time.Second)
+	def(&o.Reconnect, 30*time.Second)
+	def(&o.ReconnectMax, 5*time.Minute)
+	def(&o.CapabilitiesTimeout, 10*time.Second)
+	def(&o.DisconnectTimeout, 5*time.Second)
+	if o.MaxMessageSize <= 0 {
+		o.MaxMessageSize = wire.DefaultMaxLen
+	}
+	if o.MaxConnections <= 0 {
+		o.MaxConnections = 20000
+	}
+	if o.WriteQueue <= 0 {
+		o.WriteQueue = 4096
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if o.Local.OriginStateID == 0 {
+		o.Local.OriginStateID = uint32(time.Now().Unix())
+	}
+	if o.Local.ProductName == "" {
+		o.Local.ProductName = "dra"
+	}
+}
+
+// Manager owns the listeners, the peers and their connections.
+type Manager struct {
+	opts    Options
+	log     *slog.Logger
+	build   builder
+	handler Handler
+	table   *Table
+	ctx     context.Context
+	cancel  context.CancelFunc
+
+	mu        sync.Mutex
+	peers     map[string]*Peer
+	listeners []net.Listener
+	stopping  bool
+
+	conns   sync.WaitGroup
+	nconns  atomic.Int64
+	e2e     atomic.Uint32
+	refused atomic.Uint64
+}
+
+// New validates opts and builds a Manager; Start brings it up.
+func New(opts Options) (*Manager, error) {
+	opts.setDefaults()
+	if opts.Local.OriginHost == "" || opts.Local.OriginRealm == "" {
+		return nil, errors.New("peers: local Origin-Host and Origin-Realm are required")
+	}
+	if opts.Handler == nil {
+		return nil, errors.New("peers: a Handler is required")
+	}
+	m := &Manager{
+		opts:    opts,
+		log:     opts.Logger,
+		handler: opts.Handler,
+		table:   newTable(),
+		peers:   map[string]*Peer{},
+	}
+	m.build = builder{l: &m.opts.Local}
+	// RFC 6733 §3: the high 12 bits of End-to-End ids come from the clock.
+	m.e2e.Store(uint32(time.Now().Unix())<<20 | rand.Uint32()&0xfffff)
+	m.ctx, m.cancel = context.WithCancel(context.Background())
+	for _, pc := range opts.Peers {
+		key := foldKey(pc.Identity)
+		if _, dup := m.peers[key]; dup {
+			return nil, fmt.Errorf("peers: peer %q configured twice", pc.Identity)
+		}
+		if pc.Connect && pc.Addr == "" {
+			return nil, fmt.Errorf("peers: peer %q: connect needs an address", pc.Identity)
+		}
+		p := newPeer(m, pc, true)
+		m.peers[key] = p
+		m.table.put(p.infoLocked())
+	}
+	return m, nil
+}
+
+// Table returns the live peer table.
+func (m *Manager) Table() *Table { return m.table }
+
+// Local returns the agent's identity.
+func (m *Manager) Local() *Local { return &m.opts.Local }
+
+// Peer returns a known peer by identity, or nil.
+func (m *Manager) Peer(identity string) *Peer {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.peers[foldKey(identity)]
+}
+
+// Peers returns every known peer.
+func (m *Manager) Peers() []*Peer {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]*Peer, 0, len(m.peers))
+	for _, p := range m.peers {
+		out = append(out, p)
+	}
+	return out
+}
+
+// Addrs returns the addresses the listeners are bound to.
+func (m *Manager) Addrs() []net.Addr {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]net.Addr, len(m.listeners))
+	for i, l := range m.listeners {
+		out[i] = l.Addr()
+	}
+	return out
+}
+
+// Start opens every listener (failing if one cannot bind) and begins
+// dialing the peers configured with Connect.
+func (m *Manager) Start() error {
+	for _, lc := range m.opts.Listeners {
+		l, err := net.Listen("tcp", lc.Addr)
+		if err != nil {
+			m.closeListeners()
+			return fmt.Errorf("peers: listen %s: %w", lc.Addr, err)
+		}
+		if lc.TLS != nil {
+			l = tls.NewListener(l, lc.TLS)
+		}
+		m.mu.Lock()
+		m.listeners = append(m.listeners, l)
+		m.mu.Unlock()
+		m.log.Info("listening", "addr", l.Addr().String(), "tls", lc.TLS != nil)
+		go m.accept(l, lc)
+	}
+	m.mu.Lock()
+	if len(m.opts.Local.HostIPs) == 0 {
+		m.opts.Local.HostIPs = hostIPs(m.listeners)
+	}
+	peers := make([]*Peer, 0, len(m.peers))
+	for _, p := range m.peers {
+		peers = append(peers, p)
+	}
+	m.mu.Unlock()
+	for _, p := range peers {
+		p.start()
+	}
+	return nil
+}
+
+func (m *Manager) closeListeners() {
+	m.mu.Lock()
+	ls := m.listeners
+	m.mu.Unlock()
+	for _, l := range ls {
+		l.Close()
+	}
+}
+
+// Shutdown stops accepting, sends DPR (cause REBOOTING) to every open peer
+// and waits for their DPA, or until ctx ends; then it closes whatever is
+// left.
+func (m *Manager) Shutdown(ctx context.Context) error {
+	m.mu.Lock()
+	m.stopping = true
+	peers := make([]*Peer, 0, len(m.peers))
+	for _, p := range m.peers {
+		peers = append(peers, p)
+	}
+	m.mu.Unlock()
+	m.closeListeners()
+	for _, p := range peers {
+		p.disconnect(CauseRebooting)
+	}
+	done := make(chan struct{})
+	go func() { m.conns.Wait(); close(done) }()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = fmt.Errorf("peers: shutdown: %w", ctx.Err())
+	}
+	m.cancel()
+	for _, p := range peers {
+		p.mu.Lock()
+		for _, c := range []*Conn{p.conn, p.iconn, p.rconn} {
+			if c != nil {
+				c.Close(errShutdown)
+			}
+		}
+		p.mu.Unlock()
+	}
+	return err
+}
+
+func (m *Manager) accept(l net.Listener, lc Listener) {
+	for {
+		nc, err := l.Accept()
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			m.mu.Lock()
+			stopping := m.stopping
+			m.mu.Unlock()
+			if !stopping && !errors.Is(err, net.ErrClosed) {
+				m.log.Error("accept failed", "addr", l.Addr().String(), "err", err)
+				time.Sleep(50 * time.Millisecond)
+				continue
+			}
+			return
+		}
+		if m.nconns.Load() >= int64(m.opts.MaxConnections) {
+			m.refused.Add(1)
+			m.log.Warn("connection refused: limit reached", "remote", nc.RemoteAddr().String(), "limit", m.opts.MaxConnections)
+			nc.Close()
+			continue
+		}
+		go m.runResponder(nc, lc)
+	}
+}
+
+func (m *Manager) newConn(nc net.Conn, initiator bool) *Conn {
+	m.nconns.Add(1)
+	m.conns.Add(1)
+	return newConn(nc, initiator, m.opts.MaxMessageSize, m.opts.WriteQueue, m.log)
+}
+
+func (m *Manager) connDone(c *Conn, err error) {
+	c.Close(err)
+	m.nconns.Add(-1)
+	m.conns.Done()
+}
+
+func (m *Manager) nextEndToEnd() uint32 { return m.e2e.Add(1) }
+
+func (m *Manager) dial(ctx context.Context, pc PeerConfig) (net.Conn, error) {
+	var d net.Dialer
+	nc, err := d.DialContext(ctx, "tcp", pc.Addr)
+	if err != nil || pc.TLS == nil {
+		return nc, err
+	}
+	tc := tls.Client(nc, pc.TLS)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("tls handshake: %w", err)
+	}
+	return tc, nil
+}
+
+// runInitiator is the reader of a connection we opened: first the CEA,
+// then the open connection's traffic.
+func (m *Manager) runInitiator(p *Peer, c *Conn) {
+	c.nc.SetReadDeadline(time.Now().Add(m.opts.CapabilitiesTimeout))
+	msg, err := c.rd.Next()
+	if err != nil {
+		if isTimeout(err) {
+			err = errCERTimeout
+		}
+		m.connDone(c, err)
+		p.closed(c, err)
+		return
+	}
+	if msg.IsRequest() || msg.AppID() != 0 || msg.Code() != wire.CmdCapabilitiesExchange {
+		wire.PutBuf(msg)
+		m.connDone(c, errNotCEA)
+		p.closed(c, errNotCEA)
+		return
+	}
+	caps, perr := parseCapabilities(msg, true)
+	wire.PutBuf(msg)
+	if !p.initiatorCEA(c, &caps, perr) {
+		m.connDone(c, errCEARejected)
+		p.closed(c, errCEARejected)
+		return
+	}
+	c.nc.SetReadDeadline(time.Time{})
+	m.readLoop(p, c)
+}
+
+// runResponder serves a connection a peer opened: TLS handshake, CER,
+// admission, then the open connection's traffic.
+func (m *Manager) runResponder(nc net.Conn, lc Listener) {
+	deadline := time.Now().Add(m.opts.CapabilitiesTimeout)
+	nc.SetDeadline(deadline)
+	if tc, ok := nc.(*tls.Conn); ok {
+		if err := tc.Handshake(); err != nil {
+			m.log.Warn("tls handshake failed", "remote", nc.RemoteAddr().String(), "err", err)
+			nc.Close()
+			return
+		}
+	}
+	nc.SetWriteDeadline(time.Time{})
+	c := m.newConn(nc, false)
+	msg, err := c.rd.Next()
+	if err != nil {
+		if isTimeout(err) {
+			err = errCERTimeout
+		}
+		m.answerFrameError(c, err)
+		c.log.Warn("connection closed before capabilities exchange", "err", err)
+		m.connDone(c, err)
+		return
+	}
+	if !msg.IsRequest() || msg.AppID() != 0 || msg.Code() != wire.CmdCapabilitiesExchange {
+		c.log.Warn("connection closed: first message is not a CER", "code", msg.Code(), "app", msg.AppID())
+		wire.PutBuf(msg)
+		m.connDone(c, errNotCER)
+		return
+	}
+	p, caps, apps, ok := m.admit(c, msg, lc)
+	if !ok {
+		// admit queued the failure CEA; let it drain, bounded by the deadline.
+		select {
+		case <-c.Done():
+		case <-time.After(time.Until(deadline)):
+		}
+		m.connDone(c, errRefused)
+		return
+	}
+	nc.SetReadDeadline(time.Time{})
+	p.responderCER(c, msg, caps, apps)
+	m.readLoop(p, c)
+}
+
+// admit checks a CER: well-formed, from an admitted peer, with a common
+// application and security. On refusal it queues the failure CEA and
+// closes after it is written.
+func (m *Manager) admit(c *Conn, cer wire.Msg, lc Listener) (*Peer, *Capabilities, AppSet, bool) {
+	refuse := func(code uint32, msg string, failed []byte, attrs ...any) (*Peer, *Capabilities, AppSet, bool) {
+		m.refused.Add(1)
+		c.log.Warn("peer refused", append([]any{"result_code", resultName(code), "reason", msg}, attrs...)...)
+		c.Send(m.build.cea(cer, c.LocalAddr(), code, msg, failed))
+		wire.PutBuf(cer)
+		c.CloseAfterFlush()
+		return nil, nil, AppSet{}, false
+	}
+	caps, perr := parseCapabilities(cer, false)
+	if perr != nil {
+		return refuse(perr.code, perr.msg, perr.failedAVP, "origin_host", caps.OriginHost)
+	}
+	key := foldKey(caps.OriginHost)
+	if key == foldKey(m.opts.Local.OriginHost) {
+		return refuse(wire.ResultUnknownPeer, "Origin-Host is this agent's own identity", nil)
+	}
+	m.mu.Lock()
+	p := m.peers[key]
+	stopping := m.stopping
+	m.mu.Unlock()
+	if stopping {
+		return refuse(wire.ResultUnableToComply, "agent shutting down", nil)
+	}
+	if p == nil && !m.opts.AcceptUnknown {
+		return refuse(wire.ResultUnknownPeer, "peer "+caps.OriginHost+" is not configured", nil)
+	}
+	if p != nil && p.cfg.Realm != "" && foldKey(p.cfg.Realm) != foldKey(caps.OriginRealm) {
+		return refuse(wire.ResultUnknownPeer, "Origin-Realm "+caps.OriginRealm+" is not the configured realm", nil, "origin_host", caps.OriginHost)
+	}
+	if lc.VerifyIdentity || (p != nil && p.cfg.VerifyIdentity) {
+		if err := verifyIdentity(c, caps.OriginHost); err != nil {
+			return refuse(wire.ResultUnknownPeer, err.Error(), nil, "origin_host", caps.OriginHost)
+		}
+	}
+	if len(caps.InbandSecurity) > 0 && !containsU32(caps.InbandSecurity, inbandNone) {
+		// In-band TLS upgrade (RFC 3588) is not offered: TLS is negotiated
+		// at connection time on a TLS listener.
+		return refuse(wire.ResultNoCommonSecurity, "only NO_INBAND_SECURITY is supported; use a TLS listener", nil, "origin_host", caps.OriginHost)
+	}
+	apps := negotiate(m.opts.Local.Relay, m.opts.Local.Apps, &caps)
+	if apps.Empty() {
+		rids, _ := caps.remoteApps()
+		return refuse(wire.ResultNoCommonApplication, "no common application", nil, "origin_host", caps.OriginHost, "peer_apps", rids)
+	}
+	if p == nil {
+		p = m.dynamicPeer(caps.OriginHost)
+	}
+	c.log = c.log.With("peer", caps.OriginHost)
+	return p, &caps, apps, true
+}
+
+// dynamicPeer returns the peer for an unconfigured identity, creating it.
+func (m *Manager) dynamicPeer(identity string) *Peer {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	key := foldKey(identity)
+	if p := m.peers[key]; p != nil {
+		return p
+	}
+	p := newPeer(m, PeerConfig{Identity: identity}, false)
+	m.peers[key] = p
+	return p
+}
+
+// forget drops an unconfigured peer once it has no connection.
+func (m *Manager) forget(p *Peer) {
+	m.mu.Lock()
+	if m.peers[p.key] == p {
+		p.mu.Lock()
+		idle := p.state == StateClosed && p.conn == nil && p.iconn == nil && p.rconn == nil
+		p.mu.Unlock()
+		if idle {
+			delete(m.peers, p.key)
+			m.table.remove(p.key)
+		}
+	}
+	m.mu.Unlock()
+}
+
+// readLoop reads an open connection until it ends.
+func (m *Manager) readLoop(p *Peer, c *Conn) {
+	for {
+		msg, err := c.rd.Next()
+		if err != nil {
+			m.answerFrameError(c, err)
+			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+				c.log.Warn("connection read failed", "err", err)
+			}
+			m.connDone(c, err)
+			p.closed(c, err)
+			return
+		}
+		c.rxCount.Add(1)
+		p.receive(c, msg)
+	}
+}
+
+// answerFrameError answers a request whose header the framer rejected
+// (5011 for the version, 5015 for the length) before the connection closes:
+// the stream cannot be resynchronised after a bad header.
+func (m *Manager) answerFrameError(c *Conn, err error) {
+	var code uint32
+	switch {
+	case errors.Is(err, wire.ErrVersion):
+		code = wire.ResultUnsupportedVersion
+	case errors.Is(err, wire.ErrLength), errors.Is(err, wire.ErrTooLarge):
+		code = wire.ResultInvalidMessageLength
+	default:
+		return
+	}
+	hdr := c.rd.LastHeader()
+	c.log.Warn("unreadable frame, closing connection", "err", err)
+	if hdr == nil || hdr[4]&wire.FlagRequest == 0 {
+		return
+	}
+	ans := wire.ErrorAnswerFromHeader(hdr, wire.ErrorSpec{
+		OriginHost: m.opts.Local.OriginHost, OriginRealm: m.opts.Local.OriginRealm,
+		ResultCode: code, Message: err.Error(),
+	})
+	if c.Send(wire.Msg(ans)) == nil {
+		c.CloseAfterFlush()
+		select {
+		case <-c.Done():
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+func containsU32(s []uint32, v uint32) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}

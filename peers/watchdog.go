@@ -124,9 +124,9 @@ func (w *watchdog) connDown() wdAction {
 // usable reports whether the peer may carry application traffic.
 func (w *watchdog) usable() bool { return w.state == WatchdogOkay }
 
-// jitter returns Tw with the ±2 s jitter of RFC 3539 §3.4.1.
+// jitter returns Tw with the ±2 s jitter of RFC 3539 §3.4.1 (at most a
+// quarter of Tw, for the short intervals tests use).
 func jitter(tw time.Duration) time.Duration {
-	const j = 2 * time.Second
-	d := tw - j + time.Duration(rand.Int64N(int64(2*j)+1))
-	return max(d, time.Second)
+	j := min(2*time.Second, tw/4)
+	return tw - j + time.Duration(rand.Int64N(int64(2*j)+1))
 }

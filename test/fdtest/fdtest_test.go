@@ -280,3 +280,54 @@ func (f *fakeT) Fatalf(format string, args ...any) {
 	f.msg = fmt.Sprintf(format, args...)
 	runtime.Goexit()
 }
+
+// freeDiameter ignores ListenOn = "127.0.0.1"; the loopback guard must keep
+// its servers on the loopback interface anyway.
+func TestListensOnLoopbackOnly(t *testing.T) {
+	t.Parallel()
+	n := Start(t, Config{Identity: "lo.fd.test", TLSListen: true})
+	ports := map[string]bool{}
+	for _, a := range []string{n.Addr(), n.TLSAddr()} {
+		_, p, _ := splitLoopback(a)
+		ports[fmt.Sprintf("%04X", p)] = true
+	}
+	found := 0
+	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n")[1:] {
+			fields := strings.Fields(line)
+			if len(fields) < 4 || fields[3] != "0A" { // LISTEN
+				continue
+			}
+			host, port, ok := strings.Cut(fields[1], ":")
+			if !ok || !ports[port] {
+				continue
+			}
+			found++
+			if host != "0100007F" && host != "00000000000000000000000001000000" {
+				t.Errorf("%s: listening on %s:%s, not on loopback", f, host, port)
+			}
+		}
+	}
+	if found == 0 {
+		t.Skip("no listening socket found in /proc/net/tcp*")
+	}
+	if found != 2 {
+		t.Errorf("found %d listening sockets, want 2", found)
+	}
+}
+
+func TestIPv6Loopback(t *testing.T) {
+	t.Parallel()
+	b := Start(t, Config{Identity: "b6.fd.test", ListenAddr: "[::1]:0",
+		Peers: []Peer{{Identity: "a6.fd.test"}}})
+	if !strings.HasPrefix(b.Addr(), "[::1]:") {
+		t.Fatalf("Addr %s", b.Addr())
+	}
+	a := Start(t, Config{Identity: "a6.fd.test", Peers: []Peer{{Identity: "b6.fd.test", Addr: b.Addr()}}})
+	a.WaitPeerState(t, "b6.fd.test", StateOpen, wait)
+	b.WaitPeerState(t, "a6.fd.test", StateOpen, wait)
+}

@@ -106,7 +106,8 @@ type Manager struct {
 	listeners []net.Listener
 	stopping  bool
 
-	conns   sync.WaitGroup
+	conns   sync.WaitGroup // connection reader goroutines
+	dials   sync.WaitGroup // connection attempts
 	nconns  atomic.Int64
 	e2e     atomic.Uint32
 	refused atomic.Uint64
@@ -257,6 +258,9 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 		}
 		p.mu.Unlock()
 	}
+	// Every connection is closed now: its goroutines end promptly.
+	m.conns.Wait()
+	m.dials.Wait()
 	return err
 }
 
@@ -288,7 +292,15 @@ func (m *Manager) accept(l net.Listener, lc Listener) {
 	}
 }
 
+// newConn registers a connection; it returns nil (and closes nc) once the
+// manager is shutting down.
 func (m *Manager) newConn(nc net.Conn, initiator bool) *Conn {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.stopping && !initiator {
+		nc.Close()
+		return nil
+	}
 	m.nconns.Add(1)
 	m.conns.Add(1)
 	return newConn(nc, initiator, m.opts.MaxMessageSize, m.opts.WriteQueue, m.log)
@@ -325,21 +337,23 @@ func (m *Manager) runInitiator(p *Peer, c *Conn) {
 		if isTimeout(err) {
 			err = errCERTimeout
 		}
-		m.connDone(c, err)
+		c.Close(err)
 		p.closed(c, err)
+		m.connDone(c, err)
 		return
 	}
 	if msg.IsRequest() || msg.AppID() != 0 || msg.Code() != wire.CmdCapabilitiesExchange {
 		wire.PutBuf(msg)
-		m.connDone(c, errNotCEA)
+		c.Close(errNotCEA)
 		p.closed(c, errNotCEA)
+		m.connDone(c, errNotCEA)
 		return
 	}
 	caps, perr := parseCapabilities(msg, true)
 	wire.PutBuf(msg)
 	if !p.initiatorCEA(c, &caps, perr) {
-		m.connDone(c, errCEARejected)
 		p.closed(c, errCEARejected)
+		m.connDone(c, errCEARejected)
 		return
 	}
 	c.nc.SetReadDeadline(time.Time{})
@@ -360,6 +374,9 @@ func (m *Manager) runResponder(nc net.Conn, lc Listener) {
 	}
 	nc.SetWriteDeadline(time.Time{})
 	c := m.newConn(nc, false)
+	if c == nil {
+		return
+	}
 	msg, err := c.rd.Next()
 	if err != nil {
 		if isTimeout(err) {
@@ -479,12 +496,15 @@ func (m *Manager) readLoop(p *Peer, c *Conn) {
 	for {
 		msg, err := c.rd.Next()
 		if err != nil {
-			m.answerFrameError(c, err)
-			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+			if ce := c.Err(); ce != nil {
+				err = ce // closed on our side: say why, not what the read saw
+			} else if !errors.Is(err, io.EOF) {
 				c.log.Warn("connection read failed", "err", err)
 			}
-			m.connDone(c, err)
+			m.answerFrameError(c, err)
+			c.Close(err)
 			p.closed(c, err)
+			m.connDone(c, err)
 			return
 		}
 		c.rxCount.Add(1)

@@ -73,6 +73,7 @@ type Peer struct {
 	noRedial bool // the peer said DO_NOT_WANT_TO_TALK_TO_YOU
 	stopped  bool
 	dprSent  bool
+	lost     *Conn // the connection connLostLocked already handled
 	since    time.Time
 	lastErr  string
 }
@@ -168,7 +169,9 @@ func (p *Peer) dialLocked() {
 	var d deferred
 	p.setState(StateWaitConnAck, "dialing "+p.cfg.Addr, &d)
 	go d.run()
+	p.m.dials.Add(1)
 	go func() {
+		defer p.m.dials.Done()
 		ctx, cancel := context.WithTimeout(p.m.ctx, p.m.opts.CapabilitiesTimeout)
 		defer cancel()
 		nc, err := p.m.dial(ctx, p.cfg)
@@ -518,9 +521,10 @@ func (p *Peer) watchdogFired(c *Conn) {
 // connLostLocked takes connection c away from the peer: the watchdog sees
 // the connection go down and the handler fails over what was pending.
 func (p *Peer) connLostLocked(c *Conn, reason string, d *deferred) {
-	if c != p.conn || c == nil {
+	if c != p.conn || c == nil || c == p.lost {
 		return
 	}
+	p.lost = c
 	wasUsable := p.wd.usable()
 	p.wd.connDown()
 	if p.wdTimer != nil {

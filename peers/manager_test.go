@@ -230,7 +230,10 @@ func TestRefusals(t *testing.T) {
 			"5010 DIAMETER_NO_COMMON_APPLICATION", true},
 		{"common vendor application",
 			func(o *Options) { o.Local.Relay = false; o.Local.Apps = []App{{ID: 16777238, VendorID: 10415}} },
-			func(o *Options) { o.Local.Relay = false; o.Local.Apps = []App{{ID: 16777238, VendorID: 10415}, {ID: 4}} },
+			func(o *Options) {
+				o.Local.Relay = false
+				o.Local.Apps = []App{{ID: 16777238, VendorID: 10415}, {ID: 4}}
+			},
 			"", false},
 		{"relay client, local server app",
 			func(o *Options) { o.Local.Relay = false; o.Local.Apps = []App{{ID: 4}} },

@@ -236,13 +236,84 @@ func Start(t testing.TB, cfg Config) *Node {
 		n.mu.Unlock()
 	})
 
+	deadline := time.Now().Add(startTimeout)
 	re := regexp.MustCompile(regexp.QuoteMeta(ReadyLine))
-	if _, err := n.waitLine(re, 0, startTimeout); err != nil {
+	_, err = n.waitLine(re, 0, startTimeout)
+	if err == nil {
+		// The server threads call listen() after the ready line is logged.
+		ports := []int{r.port}
+		if r.secPort != 0 {
+			ports = append(ports, r.secPort)
+		}
+		err = n.waitListening(r.host, ports, time.Until(deadline))
+	}
+	if err != nil {
 		n.Kill()
 		t.Fatalf("fdtest: %s did not start: %v\nconfig %s:\n%s\nlast log lines:\n%s",
 			cfg.Identity, err, n.confFile, render(&cfg, r), n.tail(tailLines))
 	}
 	return n
+}
+
+// waitListening waits until a socket listens on each of the TCP ports. It
+// reads /proc/net/tcp{,6}, so that no connection (which freeDiameter would
+// log, and treat as a peer that never sends its CER) is made; where /proc is
+// not readable it falls back to connecting and closing at once.
+func (n *Node) waitListening(host string, ports []int, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		missingPorts := 0
+		for _, p := range ports {
+			ok, err := listeningProc(p)
+			if err != nil {
+				c, derr := net.DialTimeout("tcp", net.JoinHostPort(host, strconv.Itoa(p)), time.Second)
+				ok = derr == nil
+				if ok {
+					c.Close()
+				}
+			}
+			if !ok {
+				missingPorts++
+			}
+		}
+		if missingPorts == 0 {
+			return nil
+		}
+		if !n.Running() {
+			return fmt.Errorf("daemon exited (%v)", n.waitErr)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("ports %v not all listening after %v", ports, timeout)
+		}
+		select {
+		case <-n.done:
+		case <-time.After(pollEvery / 2):
+		}
+	}
+}
+
+// listeningProc reports whether /proc/net/tcp or /proc/net/tcp6 shows a
+// listening socket on port.
+func listeningProc(port int) (bool, error) {
+	want := fmt.Sprintf(":%04X", port)
+	read := 0
+	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		read++
+		for _, line := range strings.Split(string(b), "\n")[1:] {
+			fields := strings.Fields(line)
+			if len(fields) >= 4 && fields[3] == "0A" && strings.HasSuffix(fields[1], want) {
+				return true, nil
+			}
+		}
+	}
+	if read == 0 {
+		return false, errors.New("no /proc/net/tcp")
+	}
+	return false, nil
 }
 
 func withoutEnv(env []string, key string) []string {
@@ -472,14 +543,21 @@ func (n *Node) Tail(k int) string { return n.tail(k) }
 // Stop sends SIGTERM (freeDiameter then sends a DPR with Disconnect-Cause
 // REBOOTING to its open peers and waits for the DPAs), waits up to 10 s,
 // then sends SIGKILL. It returns once the process has exited. Idempotent.
-func (n *Node) Stop() {
+//
+// freeDiameter exits only once every open peer has answered its DPR (or
+// after about 16 s): a peer that never answers makes Stop last the full
+// 10 s. Close such connections first, or use StopWithin or Kill.
+func (n *Node) Stop() { n.StopWithin(stopTimeout) }
+
+// StopWithin is Stop with another delay before SIGKILL.
+func (n *Node) StopWithin(d time.Duration) {
 	n.stopOnce.Do(func() {
 		if n.Running() {
 			_ = n.cmd.Process.Signal(syscall.SIGTERM)
 			select {
 			case <-n.done:
 				return
-			case <-time.After(stopTimeout):
+			case <-time.After(d):
 			}
 			_ = n.cmd.Process.Kill()
 		}

@@ -34,14 +34,14 @@ func (it *Iter) Next() bool {
 	if it.err != nil || it.off >= len(it.b) {
 		return false
 	}
-	a, err := parseAVP(it.b, it.off)
-	if err != nil {
-		it.err = err
+	n, hl, ok := avpAt(it.b, it.off)
+	if !ok {
+		it.err = avpError(it.b, it.off)
 		it.cur = AVP{}
 		return false
 	}
-	it.cur = a
-	it.off += a.Size
+	it.cur = makeAVP(it.b, it.off, n, hl)
+	it.off += it.cur.Size
 	return true
 }
 
@@ -56,52 +56,90 @@ func (it *Iter) Err() error { return it.err }
 // failed Next it is the offset of the malformed AVP.
 func (it *Iter) Offset() int { return it.off }
 
-// parseAVP decodes the AVP header at b[off:].
-func parseAVP(b []byte, off int) (AVP, error) {
-	rest := len(b) - off
-	if rest < avpHeaderLen {
-		return AVP{}, avpError(off, "truncated header")
-	}
+// avpAt checks the AVP header at b[off:], off < len(b), and returns the AVP
+// length field n and the header length hl; ok is false if the header is
+// truncated, n < hl, or the AVP runs past the end of b.
+func avpAt(b []byte, off int) (n, hl int, ok bool) {
 	h := b[off:]
+	if len(h) < avpHeaderLen {
+		return 0, 0, false
+	}
+	n = uint24(h[5:8])
+	hl = avpHeaderLen
+	if h[4]&AVPFlagVendor != 0 {
+		hl = avpVendorHeaderLen
+	}
+	return n, hl, n >= hl && n <= len(h)
+}
+
+// avpSize returns the bytes occupied by an AVP of length n at b[off:]: n
+// padded to a multiple of 4, except that the last AVP of a slice may lack
+// its padding (some encoders do this in Grouped data).
+func avpSize(b []byte, off, n int) int { return min((n+3)&^3, len(b)-off) }
+
+// makeAVP builds the view of the AVP at b[off:] that avpAt accepted.
+func makeAVP(b []byte, off, n, hl int) AVP {
+	h := b[off : off+n : off+n]
 	a := AVP{
 		Code:   binary.BigEndian.Uint32(h[0:4]),
 		Flags:  h[4],
+		Data:   h[hl:],
 		Offset: off,
+		Size:   avpSize(b, off, n),
 	}
-	n := uint24(h[5:8])
-	hl := avpHeaderLen
-	if a.Flags&AVPFlagVendor != 0 {
-		hl = avpVendorHeaderLen
-		if rest < hl {
-			return AVP{}, avpError(off, "truncated vendor header")
-		}
+	if hl == avpVendorHeaderLen {
 		a.VendorID = binary.BigEndian.Uint32(h[8:12])
 	}
-	if n < hl {
-		return AVP{}, avpError(off, fmt.Sprintf("length %d below header size %d", n, hl))
-	}
-	if n > rest {
-		return AVP{}, avpError(off, fmt.Sprintf("length %d runs past end (%d bytes left)", n, rest))
-	}
-	a.Data = h[hl:n:n]
-	// The last AVP of a slice may lack its padding (some encoders do this in
-	// Grouped data); accept it rather than fail the whole group.
-	a.Size = min((n+3)&^3, rest)
-	return a, nil
+	return a
 }
 
-func avpError(off int, what string) error {
+// avpError describes why avpAt rejected the AVP at b[off:].
+func avpError(b []byte, off int) error {
+	h := b[off:]
+	var what string
+	switch {
+	case len(h) < avpHeaderLen:
+		what = "truncated header"
+	case h[4]&AVPFlagVendor != 0 && len(h) < avpVendorHeaderLen:
+		what = "truncated vendor header"
+	default:
+		n, hl := uint24(h[5:8]), avpHeaderLen
+		if h[4]&AVPFlagVendor != 0 {
+			hl = avpVendorHeaderLen
+		}
+		if n < hl {
+			what = fmt.Sprintf("length %d below header size %d", n, hl)
+		} else {
+			what = fmt.Sprintf("length %d runs past end (%d bytes left)", n, len(h))
+		}
+	}
 	return fmt.Errorf("%w at offset %d: %s", ErrAVPLength, off, what)
+}
+
+// matchAt reports whether the AVP at b[off:] with header length hl has the
+// given code and vendor.
+func matchAt(b []byte, off, hl int, code, vendor uint32) bool {
+	if binary.BigEndian.Uint32(b[off:off+4]) != code {
+		return false
+	}
+	if hl == avpVendorHeaderLen {
+		return binary.BigEndian.Uint32(b[off+8:off+12]) == vendor
+	}
+	return vendor == 0
 }
 
 // FindIn returns the first AVP in b with the given code and vendor. It stops
 // at the first malformed AVP.
 func FindIn(b []byte, code, vendor uint32) (AVP, bool) {
-	it := NewIter(b)
-	for it.Next() {
-		if a := it.cur; a.Code == code && a.VendorID == vendor {
-			return a, true
+	for off := 0; off < len(b); {
+		n, hl, ok := avpAt(b, off)
+		if !ok {
+			break
 		}
+		if matchAt(b, off, hl, code, vendor) {
+			return makeAVP(b, off, n, hl), true
+		}
+		off += avpSize(b, off, n)
 	}
 	return AVP{}, false
 }
@@ -114,11 +152,13 @@ func (m Msg) Find(code, vendor uint32) (AVP, bool) { return FindIn(m.Body(), cod
 // offset relative to m.Body() and an error wrapping ErrAVPLength; otherwise
 // it returns 0, nil. Grouped AVPs are not descended into.
 func (m Msg) Validate() (badOffset int, err error) {
-	it := m.AVPs()
-	for it.Next() {
-	}
-	if it.err != nil {
-		return it.off, it.err
+	b := m.Body()
+	for off := 0; off < len(b); {
+		n, _, ok := avpAt(b, off)
+		if !ok {
+			return off, avpError(b, off)
+		}
+		off += avpSize(b, off, n)
 	}
 	return 0, nil
 }

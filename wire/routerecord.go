@@ -10,11 +10,16 @@ func (m Msg) AppendRouteRecord(identity string) Msg {
 // HasRouteRecord reports whether any top-level Route-Record AVP of m equals
 // identity, comparing ASCII case-insensitively. It does not allocate.
 func (m Msg) HasRouteRecord(identity []byte) bool {
-	it := m.AVPs()
-	for it.Next() {
-		if a := it.cur; a.Code == AVPRouteRecord && a.VendorID == 0 && equalFoldASCII(a.Data, identity) {
+	b := m.Body()
+	for off := 0; off < len(b); {
+		n, hl, ok := avpAt(b, off)
+		if !ok {
+			break
+		}
+		if matchAt(b, off, hl, AVPRouteRecord, 0) && equalFoldASCII(b[off+hl:off+n], identity) {
 			return true
 		}
+		off += avpSize(b, off, n)
 	}
 	return false
 }

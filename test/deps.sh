@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Installs what the interoperability tests need: freeDiameter (daemon and
+# extensions), tshark, and a C compiler (test/fdtest builds a small
+# LD_PRELOAD library that keeps freeDiameterd on the loopback interface).
+# Idempotent: does nothing when everything is present. Debian/Ubuntu only.
+set -euo pipefail
+
+FD_EXT_DIR=/usr/lib/freeDiameter
+pkgs=()
+
+if ! command -v freeDiameterd >/dev/null 2>&1 ||
+	[ ! -f "$FD_EXT_DIR/rt_default.fdx" ] ||
+	[ ! -f "$FD_EXT_DIR/acl_wl.fdx" ] ||
+	! command -v tshark >/dev/null 2>&1; then
+	pkgs+=(freediameterd freediameter-extensions tshark)
+fi
+if ! command -v cc >/dev/null 2>&1; then
+	pkgs+=(gcc libc6-dev)
+fi
+
+if [ ${#pkgs[@]} -eq 0 ]; then
+	echo "test/deps.sh: freeDiameter, its extensions, tshark and cc already installed; nothing to do"
+	exit 0
+fi
+
+sudo=()
+if [ "$(id -u)" -ne 0 ]; then
+	if command -v sudo >/dev/null 2>&1; then
+		sudo=(sudo -n)
+	else
+		echo "test/deps.sh: need root (or sudo) to install: ${pkgs[*]}" >&2
+		exit 1
+	fi
+fi
+if ! command -v apt-get >/dev/null 2>&1; then
+	echo "test/deps.sh: apt-get not found; install by hand: ${pkgs[*]}" >&2
+	exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+# tshark asks whether non-root users may capture; answer no, without a prompt.
+if command -v debconf-set-selections >/dev/null 2>&1; then
+	echo "wireshark-common wireshark-common/install-setuid boolean false" |
+		"${sudo[@]}" debconf-set-selections || true
+fi
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+if ! "${sudo[@]}" apt-get update >"$log" 2>&1; then
+	tail -n 20 "$log" >&2
+	echo "test/deps.sh: apt-get update failed" >&2
+	exit 1
+fi
+if ! "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${pkgs[@]}" >"$log" 2>&1 </dev/null; then
+	tail -n 20 "$log" >&2
+	echo "test/deps.sh: installing ${pkgs[*]} failed" >&2
+	exit 1
+fi
+if ! command -v freeDiameterd >/dev/null 2>&1 || [ ! -f "$FD_EXT_DIR/rt_default.fdx" ] ||
+	! command -v tshark >/dev/null 2>&1 || ! command -v cc >/dev/null 2>&1; then
+	echo "test/deps.sh: installed ${pkgs[*]} but something is still missing" >&2
+	exit 1
+fi
+echo "test/deps.sh: installed ${pkgs[*]}"

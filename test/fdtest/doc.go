@@ -12,7 +12,9 @@
 //
 // Start writes freeDiameter.conf, a CA, a leaf certificate and the log into
 // t.TempDir(), runs `freeDiameterd -dd -c freeDiameter.conf`, waits for the
-// line "freeDiameterd daemon initialized." and registers Stop with
+// line "freeDiameterd daemon initialized." and then for its ports to listen
+// (the server threads call listen() after that line: a connection made right
+// after it can be refused), and registers Stop with
 // t.Cleanup (a failed test also gets the last 50 log lines). Ports are free
 // loopback ports unless ListenAddr names one. GenerateCA and GenerateLeaf
 // make certificates shared by several nodes and by the Go side.

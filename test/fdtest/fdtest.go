@@ -30,7 +30,9 @@ const (
 	StateZombie       = "STATE_ZOMBIE"
 )
 
-// ReadyLine is what freeDiameterd logs once its servers listen.
+// ReadyLine is what freeDiameterd logs once started. Its server threads call
+// listen() just after, racing with this line, so Start also waits until the
+// ports listen.
 const ReadyLine = "freeDiameterd daemon initialized."
 
 const (

@@ -1,4 +1,3 @@
-// Package wire is the raw Diameter (RFC 6733) frame layer used on the relay
-// hot path: framing, header access, AVP iteration and small encoders, without
-// a full decode and without allocating in the steady state.
+// Package wire is the raw Diameter (RFC 6733) frame layer of the relay hot
+// path: framing, header access, AVP iteration and encoding, without a full decode.
 package wire

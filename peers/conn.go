@@ -57,12 +57,12 @@ type Conn struct {
 
 // readBufSize is each connection's read buffer: small, so that thousands of
 // idle peers stay cheap; a larger message is read straight into its frame.
-const readBufSize = 8 << 10
+const readBufSize = 4 << 10
 
 func newConn(nc net.Conn, initiator bool, maxMsg, maxQueue int, log *slog.Logger) *Conn {
 	c := &Conn{
 		nc:        nc,
-		rd:        wire.NewReader(bufio.NewReaderSize(nc, readBufSize), maxMsg),
+		rd:        wire.NewReaderSize(nc, maxMsg, readBufSize),
 		log:       log.With("remote", nc.RemoteAddr().String()),
 		initiator: initiator,
 		maxQueue:  maxQueue,

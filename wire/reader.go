@@ -28,10 +28,17 @@ type Reader struct {
 // NewReader returns a Reader of r that rejects messages longer than maxLen
 // bytes (DefaultMaxLen if maxLen <= 0).
 func NewReader(r io.Reader, maxLen int) *Reader {
+	return NewReaderSize(r, maxLen, readBufSize)
+}
+
+// NewReaderSize is NewReader with a read buffer of bufSize bytes (at least
+// HeaderLen). A small buffer keeps idle connections cheap; a message larger
+// than the buffer is read straight into its frame.
+func NewReaderSize(r io.Reader, maxLen, bufSize int) *Reader {
 	if maxLen <= 0 {
 		maxLen = DefaultMaxLen
 	}
-	return &Reader{br: bufio.NewReaderSize(r, readBufSize), maxLen: maxLen}
+	return &Reader{br: bufio.NewReaderSize(r, max(bufSize, HeaderLen)), maxLen: maxLen}
 }
 
 // Next reads the next whole message. The returned Msg is a new pool buffer

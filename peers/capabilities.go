@@ -144,7 +144,8 @@ func parseCapabilities(m wire.Msg, isAnswer bool) (Capabilities, *capError) {
 		code uint32
 		name string
 	}{{0, wire.AVPOriginHost, "Origin-Host"}, {1, wire.AVPOriginRealm, "Origin-Realm"}, {2, wire.AVPVendorID, "Vendor-Id"}, {3, wire.AVPProductName, "Product-Name"}}
-	if isAnswer {
+	// A failed CEA may be short; a successful one carries the CER grammar.
+	if isAnswer && (!seen[4] || c.ResultCode != wire.ResultSuccess) {
 		required = []struct {
 			i    int
 			code uint32
@@ -156,7 +157,7 @@ func parseCapabilities(m wire.Msg, isAnswer bool) (Capabilities, *capError) {
 			return c, missing(r.code, r.name)
 		}
 	}
-	if !isAnswer && len(c.HostIPs) == 0 {
+	if (!isAnswer || c.ResultCode == wire.ResultSuccess) && len(c.HostIPs) == 0 {
 		return c, missing(wire.AVPHostIPAddress, "Host-IP-Address")
 	}
 	if c.OriginHost == "" {
@@ -181,23 +182,26 @@ func u32(a wire.AVP, body []byte, prev *capError) (uint32, *capError) {
 func missing(code uint32, name string) *capError {
 	data := make([]byte, 4)
 	if code == wire.AVPHostIPAddress {
-		data = make([]byte, 6)
+		data = []byte{0, 1, 0, 0, 0, 0} // IPv4 0.0.0.0
 	}
 	return &capError{wire.ResultMissingAVP, "missing " + name, wire.AppendAVP(nil, code, wire.AVPFlagMandatory, 0, data)}
 }
 
-// truncatedAVP returns what is left of a malformed AVP (at most its header)
-// for Failed-AVP.
+// truncatedAVP returns a well-formed stand-in for the malformed AVP at off
+// (its code and flags, an empty payload) for Failed-AVP; a header cut short
+// is padded with zeros (RFC 6733 §7.1.5).
 func truncatedAVP(body []byte, off int) []byte {
 	if off >= len(body) {
 		return nil
 	}
-	end := min(off+8, len(body))
-	return append([]byte(nil), body[off:end]...)
+	h := make([]byte, 12)
+	n := copy(h, body[off:])
+	return wire.InvalidAVPStub(h[:max(n, 8)], 0)
 }
 
 func parseVendorApp(a wire.AVP, body []byte) (VendorApp, *capError) {
 	var va VendorApp
+	hasVendor := false
 	it := a.Group()
 	for it.Next() {
 		g := it.AVP()
@@ -214,6 +218,7 @@ func parseVendorApp(a wire.AVP, body []byte) (VendorApp, *capError) {
 		switch g.Code {
 		case wire.AVPVendorID:
 			va.VendorID = v
+			hasVendor = true
 		case wire.AVPAuthApplicationID:
 			va.AuthApp = v
 		case wire.AVPAcctApplicationID:
@@ -222,6 +227,9 @@ func parseVendorApp(a wire.AVP, body []byte) (VendorApp, *capError) {
 	}
 	if it.Err() != nil {
 		return va, &capError{wire.ResultInvalidAVPLength, "malformed Vendor-Specific-Application-Id", a.Raw(body)}
+	}
+	if !hasVendor {
+		return va, &capError{wire.ResultMissingAVP, "Vendor-Specific-Application-Id without Vendor-Id", wire.AppendAVP(nil, wire.AVPVendorID, wire.AVPFlagMandatory, 0, make([]byte, 4))}
 	}
 	if (va.AuthApp == 0) == (va.AcctApp == 0) {
 		return va, &capError{wire.ResultInvalidAVPValue, "Vendor-Specific-Application-Id needs exactly one of Auth- or Acct-Application-Id", a.Raw(body)}

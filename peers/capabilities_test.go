@@ -273,8 +273,14 @@ func TestParseCapabilitiesMissingAVP(t *testing.T) {
 			if len(f) != 1 || f[0].Code != tt.code || f[0].VendorID != 0 {
 				t.Fatalf("Failed-AVP carries %+v, want one AVP of code %d", f, tt.code)
 			}
-			// RFC 6733 §7.5: a zero-filled payload of the minimum length.
-			if len(f[0].Data) == 0 || !bytes.Equal(f[0].Data, make([]byte, len(f[0].Data))) {
+			// RFC 6733 §7.5: a zero-filled payload of the minimum length;
+			// an Address keeps its family (IPv4 0.0.0.0) so that decoders
+			// accept it.
+			want := make([]byte, len(f[0].Data))
+			if tt.code == wire.AVPHostIPAddress {
+				want = []byte{0, 1, 0, 0, 0, 0}
+			}
+			if len(f[0].Data) == 0 || !bytes.Equal(f[0].Data, want) {
 				t.Errorf("Failed-AVP payload %x, want zero-filled", f[0].Data)
 			}
 		})

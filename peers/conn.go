@@ -40,8 +40,9 @@ type Conn struct {
 	initiator bool
 
 	mu        sync.Mutex
-	queue     []wire.Msg
-	spare     []wire.Msg
+	queue     []queued
+	spare     []queued
+	pending   map[uint32]any // requests awaiting answers, by hop-by-hop
 	maxQueue  int
 	closing   bool // no more sends; close once the queue is written
 	closed    bool
@@ -53,6 +54,13 @@ type Conn struct {
 	hbh     atomic.Uint32
 	rxCount atomic.Uint64
 	txCount atomic.Uint64
+}
+
+// queued is one message waiting for the writer. A kept message belongs to
+// its sender (a request kept for retransmission) and is not recycled.
+type queued struct {
+	m    wire.Msg
+	keep bool
 }
 
 // readBufSize is each connection's read buffer: small, so that thousands of
@@ -114,13 +122,79 @@ func (c *Conn) Send(m wire.Msg) error {
 		c.mu.Unlock()
 		return ErrQueueFull
 	}
-	c.queue = append(c.queue, m)
+	c.queue = append(c.queue, queued{m: m})
 	c.mu.Unlock()
+	c.signal()
+	return nil
+}
+
+func (c *Conn) signal() {
 	select {
 	case c.wake <- struct{}{}:
 	default:
 	}
-	return nil
+}
+
+// SendRequest gives request m a Hop-by-Hop Identifier unique on this
+// connection, records entry as pending under it, and queues m. The caller
+// keeps ownership of m (to resend it elsewhere on failover): the writer
+// neither recycles it nor touches it once written. The entry comes back
+// from TakePending when the answer arrives, or from DrainPending.
+func (c *Conn) SendRequest(m wire.Msg, entry any) (uint32, error) {
+	hbh := c.NextHopByHop()
+	m.SetHopByHop(hbh)
+	c.mu.Lock()
+	switch {
+	case c.closed || c.closing:
+		c.mu.Unlock()
+		return 0, ErrClosed
+	case len(c.queue) >= c.maxQueue:
+		c.mu.Unlock()
+		return 0, ErrQueueFull
+	}
+	if c.pending == nil {
+		c.pending = make(map[uint32]any)
+	}
+	c.pending[hbh] = entry
+	c.queue = append(c.queue, queued{m: m, keep: true})
+	c.mu.Unlock()
+	c.signal()
+	return hbh, nil
+}
+
+// TakePending removes and returns the entry recorded for hop-by-hop id hbh.
+// Whoever takes an entry owns it: an answer and a timeout cannot both win.
+func (c *Conn) TakePending(hbh uint32) (any, bool) {
+	c.mu.Lock()
+	e, ok := c.pending[hbh]
+	if ok {
+		delete(c.pending, hbh)
+	}
+	c.mu.Unlock()
+	return e, ok
+}
+
+// DrainPending removes and returns every pending entry, for failover when
+// the connection stops carrying traffic.
+func (c *Conn) DrainPending() []any {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.pending) == 0 {
+		return nil
+	}
+	out := make([]any, 0, len(c.pending))
+	for hbh, e := range c.pending {
+		out = append(out, e)
+		delete(c.pending, hbh)
+	}
+	return out
+}
+
+// PendingLen is the number of requests awaiting answers on the connection.
+func (c *Conn) PendingLen() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.pending)
 }
 
 // CloseAfterFlush refuses further sends and closes the connection once what
@@ -146,8 +220,10 @@ func (c *Conn) Close(err error) {
 		q := c.queue
 		c.queue = nil
 		c.mu.Unlock()
-		for _, m := range q {
-			wire.PutBuf(m)
+		for _, e := range q {
+			if !e.keep {
+				wire.PutBuf(e.m)
+			}
 		}
 		c.nc.Close()
 		close(c.done)
@@ -203,22 +279,26 @@ func (c *Conn) writeLoop() {
 	}
 }
 
-func (c *Conn) write(batch []wire.Msg) error {
+func (c *Conn) write(batch []queued) error {
 	c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
 	if len(batch) == 1 {
-		_, err := c.nc.Write(batch[0])
-		wire.PutBuf(batch[0])
+		_, err := c.nc.Write(batch[0].m)
+		if !batch[0].keep {
+			wire.PutBuf(batch[0].m)
+		}
 		c.txCount.Add(1)
 		return err
 	}
 	bw := writerPool.Get().(*bufio.Writer)
 	bw.Reset(c.nc)
 	var err error
-	for _, m := range batch {
+	for _, e := range batch {
 		if err == nil {
-			_, err = bw.Write(m)
+			_, err = bw.Write(e.m)
 		}
-		wire.PutBuf(m)
+		if !e.keep {
+			wire.PutBuf(e.m)
+		}
 	}
 	if err == nil {
 		err = bw.Flush()

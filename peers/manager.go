@@ -102,7 +102,8 @@ type Manager struct {
 	cancel  context.CancelFunc
 
 	mu        sync.Mutex
-	peers     map[string]*Peer
+	peers     map[string]*Peer // guarded by mu
+	index     *index           // the same peers, for the forwarding path
 	listeners []net.Listener
 	stopping  bool
 
@@ -128,6 +129,7 @@ func New(opts Options) (*Manager, error) {
 		handler: opts.Handler,
 		table:   newTable(),
 		peers:   map[string]*Peer{},
+		index:   newIndex(),
 	}
 	m.build = builder{l: &m.opts.Local}
 	// RFC 6733 §3: the high 12 bits of End-to-End ids come from the clock.
@@ -143,6 +145,7 @@ func New(opts Options) (*Manager, error) {
 		}
 		p := newPeer(m, pc, true)
 		m.peers[key] = p
+		m.index.put(key, p)
 		m.table.put(p.infoLocked())
 	}
 	return m, nil
@@ -154,11 +157,23 @@ func (m *Manager) Table() *Table { return m.table }
 // Local returns the agent's identity.
 func (m *Manager) Local() *Local { return &m.opts.Local }
 
-// Peer returns a known peer by identity, or nil.
+// Peer returns a known peer by identity (case-insensitive), or nil.
 func (m *Manager) Peer(identity string) *Peer {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.peers[foldKey(identity)]
+	return m.index.get([]byte(foldKey(identity)))
+}
+
+// PeerByIdentity is Peer for an identity taken from a message; it does not
+// allocate.
+func (m *Manager) PeerByIdentity(id []byte) *Peer {
+	var buf [255]byte
+	if len(id) > len(buf) {
+		return nil
+	}
+	k := buf[:len(id)]
+	for i, c := range id {
+		k[i] = lower(c)
+	}
+	return m.index.get(k)
 }
 
 // Peers returns every known peer.
@@ -186,6 +201,8 @@ func (m *Manager) Addrs() []net.Addr {
 // Start opens every listener (failing if one cannot bind) and begins
 // dialing the peers configured with Connect.
 func (m *Manager) Start() error {
+	// Bind everything first, so that the Host-IP-Address list is final
+	// before any CER/CEA is built.
 	for _, lc := range m.opts.Listeners {
 		l, err := net.Listen("tcp", lc.Addr)
 		if err != nil {
@@ -198,12 +215,14 @@ func (m *Manager) Start() error {
 		m.mu.Lock()
 		m.listeners = append(m.listeners, l)
 		m.mu.Unlock()
-		m.log.Info("listening", "addr", l.Addr().String(), "tls", lc.TLS != nil)
-		go m.accept(l, lc)
 	}
 	m.mu.Lock()
 	if len(m.opts.Local.HostIPs) == 0 {
 		m.opts.Local.HostIPs = hostIPs(m.listeners)
+	}
+	for i, l := range m.listeners {
+		m.log.Info("listening", "addr", l.Addr().String(), "tls", m.opts.Listeners[i].TLS != nil)
+		go m.accept(l, m.opts.Listeners[i])
 	}
 	peers := make([]*Peer, 0, len(m.peers))
 	for _, p := range m.peers {
@@ -249,6 +268,12 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 		err = fmt.Errorf("peers: shutdown: %w", ctx.Err())
 	}
 	m.cancel()
+	m.mu.Lock()
+	peers = peers[:0]
+	for _, p := range m.peers {
+		peers = append(peers, p)
+	}
+	m.mu.Unlock()
 	for _, p := range peers {
 		p.mu.Lock()
 		for _, c := range []*Conn{p.conn, p.iconn, p.rconn} {
@@ -404,7 +429,16 @@ func (m *Manager) runResponder(nc net.Conn, lc Listener) {
 		return
 	}
 	nc.SetReadDeadline(time.Time{})
-	p.responderCER(c, msg, caps, apps)
+	for p.responderCER(c, msg, caps, apps) {
+		if p = m.dynamicPeer(caps.OriginHost); p == nil {
+			c.Send(m.build.cea(msg, c.LocalAddr(), wire.ResultUnableToComply, "agent shutting down", nil))
+			wire.PutBuf(msg)
+			c.CloseAfterFlush()
+			<-c.Done()
+			m.connDone(c, errShutdown)
+			return
+		}
+	}
 	m.readLoop(p, c)
 }
 
@@ -457,22 +491,29 @@ func (m *Manager) admit(c *Conn, cer wire.Msg, lc Listener) (*Peer, *Capabilitie
 		return refuse(wire.ResultNoCommonApplication, "no common application", nil, "origin_host", caps.OriginHost, "peer_apps", rids)
 	}
 	if p == nil {
-		p = m.dynamicPeer(caps.OriginHost)
+		if p = m.dynamicPeer(caps.OriginHost); p == nil {
+			return refuse(wire.ResultUnableToComply, "agent shutting down", nil)
+		}
 	}
 	c.log = c.log.With("peer", caps.OriginHost)
 	return p, &caps, apps, true
 }
 
-// dynamicPeer returns the peer for an unconfigured identity, creating it.
+// dynamicPeer returns the peer for an unconfigured identity, creating it;
+// nil once the manager is shutting down.
 func (m *Manager) dynamicPeer(identity string) *Peer {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.stopping {
+		return nil
+	}
 	key := foldKey(identity)
 	if p := m.peers[key]; p != nil {
 		return p
 	}
 	p := newPeer(m, PeerConfig{Identity: identity}, false)
 	m.peers[key] = p
+	m.index.put(key, p)
 	return p
 }
 
@@ -482,9 +523,13 @@ func (m *Manager) forget(p *Peer) {
 	if m.peers[p.key] == p {
 		p.mu.Lock()
 		idle := p.state == StateClosed && p.conn == nil && p.iconn == nil && p.rconn == nil
+		if idle {
+			p.forgotten = true
+		}
 		p.mu.Unlock()
 		if idle {
 			delete(m.peers, p.key)
+			m.index.remove(p.key, p)
 			m.table.remove(p.key)
 		}
 	}

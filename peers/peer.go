@@ -54,28 +54,30 @@ type Peer struct {
 	lastRx atomic.Int64           // unix nanos of the last message received
 	wdOkay atomic.Bool            // fast path: watchdog OKAY, nothing pending
 
-	mu       sync.Mutex
-	state    State
-	conn     *Conn // the open (or closing) connection
-	role     string
-	caps     *Capabilities
-	apps     AppSet
-	iconn    *Conn // our connection while its CER/CEA runs
-	rconn    *Conn // a peer's connection held during election
-	rcer     wire.Msg
-	rcaps    *Capabilities
-	rapps    AppSet
-	wd       watchdog
-	wdTimer  *time.Timer
-	wdConn   *Conn // the connection wdTimer watches
-	dial     *time.Timer
-	backoff  time.Duration
-	noRedial bool // the peer said DO_NOT_WANT_TO_TALK_TO_YOU
-	stopped  bool
-	dprSent  bool
-	lost     *Conn // the connection connLostLocked already handled
-	since    time.Time
-	lastErr  string
+	mu        sync.Mutex
+	state     State
+	conn      *Conn // the open (or closing) connection
+	role      string
+	caps      *Capabilities
+	apps      AppSet
+	iconn     *Conn // our connection while its CER/CEA runs
+	rconn     *Conn // a peer's connection held during election
+	rcer      wire.Msg
+	rcaps     *Capabilities
+	rapps     AppSet
+	wd        watchdog
+	wdTimer   *time.Timer
+	wdConn    *Conn         // the connection wdTimer watches
+	wdIvl     time.Duration // the jittered interval wdTimer was armed with
+	forgotten bool          // an unconfigured peer dropped from the manager
+	dial      *time.Timer
+	backoff   time.Duration
+	noRedial  bool // the peer said DO_NOT_WANT_TO_TALK_TO_YOU
+	stopped   bool
+	dprSent   bool
+	lost      *Conn // the connection connLostLocked already handled
+	since     time.Time
+	lastErr   string
 }
 
 func newPeer(m *Manager, cfg PeerConfig, configured bool) *Peer {
@@ -148,8 +150,8 @@ func (p *Peer) publish(d *deferred) {
 		p.active.Store(nil)
 		p.wdOkay.Store(false)
 	}
-	info := p.infoLocked()
-	d.add(func() { p.m.table.put(info) })
+	// Written under p.mu so that rows land in transition order.
+	p.m.table.put(p.infoLocked())
 }
 
 // start begins dialing a configured peer.
@@ -218,6 +220,9 @@ func (p *Peer) dialed(nc net.Conn, err error) {
 	}
 	if p.stopped || (p.state != StateWaitConnAck && p.state != StateWaitConnAckElect) {
 		nc.Close()
+		if p.stopped && p.state == StateWaitConnAck {
+			p.setState(StateClosed, "agent shutting down", &d)
+		}
 		return
 	}
 	c := p.m.newConn(nc, true)
@@ -240,7 +245,7 @@ func (p *Peer) electLocked(d *deferred) {
 	}
 	ic := p.iconn
 	p.iconn = nil
-	ic.Close(errElectionWon)
+	d.add(func() { ic.Close(errElectionWon) })
 	p.acceptResponderLocked(d, "election won")
 }
 
@@ -271,6 +276,10 @@ func (p *Peer) openLocked(c *Conn, caps *Capabilities, apps AppSet, s State, rol
 		p.sendDWRLocked()
 	}
 	p.armWatchdogLocked(c)
+	if p.state == s {
+		p.since = time.Now() // a restarted peer's new connection, same state
+		p.publish(d)
+	}
 	p.setState(s, reason, d)
 	p.log.Info("peer open", "role", role, "remote", c.RemoteAddr().String(), "apps", apps.IDs(),
 		"product", caps.ProductName, "watchdog", p.wd.state.String())
@@ -278,11 +287,14 @@ func (p *Peer) openLocked(c *Conn, caps *Capabilities, apps AppSet, s State, rol
 
 // responderCER handles R-Conn-CER: a peer connected to us and sent an
 // acceptable CER. It answers or holds the CER according to the state.
-func (p *Peer) responderCER(c *Conn, cer wire.Msg, caps *Capabilities, apps AppSet) {
+func (p *Peer) responderCER(c *Conn, cer wire.Msg, caps *Capabilities, apps AppSet) (stale bool) {
 	var d deferred
 	defer func() { d.run() }()
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.forgotten {
+		return true // the manager dropped this peer meanwhile: look it up again
+	}
 	reject := func(code uint32, msg string) {
 		c.Send(p.m.build.cea(cer, c.LocalAddr(), code, msg, nil))
 		wire.PutBuf(cer)
@@ -291,7 +303,7 @@ func (p *Peer) responderCER(c *Conn, cer wire.Msg, caps *Capabilities, apps AppS
 	}
 	if p.stopped {
 		reject(wire.ResultUnableToComply, "agent shutting down")
-		return
+		return false
 	}
 	switch p.state {
 	case StateClosed:
@@ -311,15 +323,16 @@ func (p *Peer) responderCER(c *Conn, cer wire.Msg, caps *Capabilities, apps AppS
 			old := p.conn
 			p.log.Warn("peer restarted (new Origin-State-Id), replacing its connection", "old_state_id", p.caps.OriginStateID, "new_state_id", caps.OriginStateID)
 			p.connLostLocked(old, "replaced by a new connection", &d)
-			old.Close(errReplaced)
+			d.add(func() { old.Close(errReplaced) })
 			p.rconn, p.rcer, p.rcaps, p.rapps = c, cer, caps, apps
 			p.acceptResponderLocked(&d, "peer restarted")
-			return
+			return false
 		}
 		reject(wire.ResultElectionLost, "a connection with this peer is already open")
 	default:
 		reject(wire.ResultElectionLost, "a connection with this peer is already being set up")
 	}
+	return false
 }
 
 // initiatorCEA handles I-Rcv-CEA on our connection c.
@@ -329,12 +342,12 @@ func (p *Peer) initiatorCEA(c *Conn, caps *Capabilities, perr *capError) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if c != p.iconn {
-		c.Close(errStale)
+		d.add(func() { c.Close(errStale) })
 		return false
 	}
 	fail := func(reason string) bool {
 		p.iconn = nil
-		c.Close(errCEARejected)
+		d.add(func() { c.Close(errCEARejected) })
 		p.lastErr = reason
 		p.log.Warn("capabilities exchange failed", "reason", reason)
 		if p.state == StateWaitReturns {
@@ -404,10 +417,20 @@ func (p *Peer) receive(c *Conn, m wire.Msg) {
 			return
 		}
 		var d deferred
-		a, _ := p.wd.receive(false)
+		a, deliver := p.wd.receive(false)
 		p.applyLocked(c, a, &d)
 		p.mu.Unlock()
 		d.run()
+		if !deliver {
+			// RFC 3539 REOPEN: the connection has not proven itself yet.
+			// Requests get an answer rather than silence; answers (to
+			// nothing we sent) are dropped.
+			if m.IsRequest() {
+				c.Send(p.m.build.errorAnswer(m, wire.ResultUnableToDeliver, "connection is being revalidated (watchdog REOPEN)"))
+			}
+			wire.PutBuf(m)
+			return
+		}
 	}
 	p.m.handler.HandleMessage(p, c, m)
 }
@@ -433,7 +456,7 @@ func (p *Peer) base(c *Conn, m wire.Msg) {
 	case wire.CmdDisconnectPeer:
 		if !req {
 			if p.dprSent {
-				c.Close(errDisconnected)
+				d.add(func() { c.Close(errDisconnected) })
 			}
 			return
 		}
@@ -448,6 +471,7 @@ func (p *Peer) base(c *Conn, m wire.Msg) {
 			p.noRedial = true
 		}
 		p.connLostLocked(c, "DPR received ("+causeName(cause)+")", &d)
+		p.wd = watchdog{} // an orderly disconnect is no failure: no REOPEN next time
 		p.setState(StateClosing, "DPR received", &d)
 		// The DPR sender closes once it has our DPA; close ourselves if it
 		// does not.
@@ -473,7 +497,7 @@ func (p *Peer) applyLocked(c *Conn, a wdAction, d *deferred) {
 	}
 	if a.close {
 		p.log.Warn("peer watchdog down: closing connection")
-		c.Close(errWatchdog)
+		d.add(func() { c.Close(errWatchdog) })
 	}
 	if a != (wdAction{}) || p.wdOkay.Load() != (p.wd.usable() && !p.wd.pending) {
 		p.publish(d)
@@ -492,7 +516,8 @@ func (p *Peer) armWatchdogLocked(c *Conn) {
 		p.wdTimer.Stop()
 	}
 	p.wdConn = c
-	p.wdTimer = time.AfterFunc(jitter(p.tw), func() { p.watchdogFired(c) })
+	p.wdIvl = jitter(p.tw)
+	p.wdTimer = time.AfterFunc(p.wdIvl, func() { p.watchdogFired(c) })
 }
 
 // watchdogFired is Tw expiring. Traffic resets the timer lazily: when a
@@ -507,14 +532,15 @@ func (p *Peer) watchdogFired(c *Conn) {
 		return
 	}
 	idle := time.Since(time.Unix(0, p.lastRx.Load()))
-	if rest := p.tw - idle; rest > 0 && (p.wd.state == WatchdogOkay || p.wd.state == WatchdogSuspect) {
+	if rest := p.wdIvl - idle; rest > 0 && (p.wd.state == WatchdogOkay || p.wd.state == WatchdogSuspect) {
 		p.wdTimer = time.AfterFunc(rest, func() { p.watchdogFired(c) })
 		return
 	}
 	a := p.wd.timer()
 	p.applyLocked(c, a, &d)
 	if !a.close {
-		p.wdTimer = time.AfterFunc(jitter(p.tw), func() { p.watchdogFired(c) })
+		p.wdIvl = jitter(p.tw)
+		p.wdTimer = time.AfterFunc(p.wdIvl, func() { p.watchdogFired(c) })
 	}
 }
 
@@ -597,11 +623,10 @@ func (p *Peer) disconnect(cause uint32) *Conn {
 		p.dial.Stop()
 		p.dial = nil
 	}
-	if p.iconn != nil {
-		p.iconn.Close(errShutdown)
-	}
-	if p.rconn != nil {
-		p.rconn.Close(errShutdown)
+	for _, c := range []*Conn{p.iconn, p.rconn} {
+		if c != nil {
+			d.add(func() { c.Close(errShutdown) })
+		}
 	}
 	c := p.conn
 	if c == nil || !p.state.Open() {
@@ -610,6 +635,7 @@ func (p *Peer) disconnect(cause uint32) *Conn {
 	p.dprSent = true
 	c.Send(p.m.build.dpr(cause, c.NextHopByHop(), p.m.nextEndToEnd()))
 	p.connLostLocked(c, "DPR sent ("+causeName(cause)+")", &d)
+	p.wd = watchdog{}
 	p.setState(StateClosing, "DPR sent", &d)
 	time.AfterFunc(p.m.opts.DisconnectTimeout, func() { c.Close(errDPATimeout) })
 	return c

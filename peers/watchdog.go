@@ -72,10 +72,7 @@ func (w *watchdog) receive(dwa bool) (a wdAction, deliver bool) {
 		if !dwa {
 			return wdAction{}, false
 		}
-		if w.numDWA < 0 {
-			w.numDWA = 0
-		}
-		w.numDWA++
+		w.numDWA++ // a DWA late by one interval (-1) only brings it back to 0
 		if w.numDWA >= reopenDWAs {
 			w.state = WatchdogOkay
 			return wdAction{failback: true}, true

@@ -32,7 +32,7 @@ func (p *pacer) due(now int64) uint64 {
 		return 0
 	}
 	last := uint64(float64(now-p.start) / p.interval) // last slot due at now
-	for p.at(last+1) <= now {                       // float rounding
+	for p.at(last+1) <= now {                         // float rounding
 		last++
 	}
 	for last > 0 && p.at(last) > now {

@@ -10,13 +10,15 @@ import (
 
 	"github.com/dra-project/dra/configs"
 	"github.com/dra-project/dra/peers"
+	"github.com/dra-project/dra/routing"
 )
 
 // Agent is a configured, startable Diameter agent.
 type Agent struct {
-	cfg   *configs.Config
-	log   *slog.Logger
-	peers *peers.Manager
+	cfg    *configs.Config
+	log    *slog.Logger
+	peers  *peers.Manager
+	router *routing.Router
 }
 
 // New builds an agent from a validated configuration.
@@ -25,13 +27,20 @@ func New(cfg *configs.Config, log *slog.Logger) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &Agent{cfg: cfg, log: log}
-	opts.Logger = log
-	opts.Handler = newHandler(&opts.Local, log)
-	m, err := peers.New(opts)
+	table, err := cfg.RoutingTable()
 	if err != nil {
 		return nil, fmt.Errorf("agent: %w", err)
 	}
+	a := &Agent{cfg: cfg, log: log}
+	a.router = routing.New(table, RouterOptions(cfg, log))
+	opts.Logger = log
+	opts.Handler = a.router
+	m, err := peers.New(opts)
+	if err != nil {
+		a.router.Close()
+		return nil, fmt.Errorf("agent: %w", err)
+	}
+	a.router.Attach(m)
 	a.peers = m
 	return a, nil
 }
@@ -48,7 +57,23 @@ func (a *Agent) Start() error {
 // Shutdown disconnects every peer with DPR and stops.
 func (a *Agent) Shutdown(ctx context.Context) error {
 	a.log.Info("agent stopping: disconnecting peers")
-	return a.peers.Shutdown(ctx)
+	err := a.peers.Shutdown(ctx)
+	a.router.Close()
+	return err
+}
+
+// Router returns the router.
+func (a *Agent) Router() *routing.Router { return a.router }
+
+// RouterOptions maps the configuration onto the router's options.
+func RouterOptions(cfg *configs.Config, log *slog.Logger) routing.Options {
+	return routing.Options{
+		Timeout:         cfg.Routing.Timeout,
+		Retries:         cfg.Routing.Retries,
+		FailoverOnBusy:  cfg.Routing.FailoverOnBusy,
+		FollowRedirects: cfg.Routing.FollowRedirects,
+		Logger:          log,
+	}
 }
 
 // Peers returns the peer manager.

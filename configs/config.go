@@ -12,7 +12,11 @@ type Config struct {
 	Peers []Peer `mapstructure:"peers"`
 	// AcceptUnknownPeers admits peers that are not listed in Peers.
 	AcceptUnknownPeers bool   `mapstructure:"accept_unknown_peers"`
-	Timers             Timers `mapstructure:"timers"`
+	// Routing holds the router's defaults.
+	Routing Routing `mapstructure:"routing"`
+	// Routes is the realm routing table (RFC 6733 §2.7).
+	Routes             []Route `mapstructure:"routes"`
+	Timers             Timers  `mapstructure:"timers"`
 	Limits             Limits `mapstructure:"limits"`
 	Log                Log    `mapstructure:"log"`
 }
@@ -103,4 +107,60 @@ type Limits struct {
 type Log struct {
 	Level  string `mapstructure:"level"`  // debug, info, warn, error
 	Format string `mapstructure:"format"` // text or json
+}
+
+// Routing holds the router's defaults; routes may override them.
+type Routing struct {
+	// Timeout is Tx: how long a forwarded request waits for its answer
+	// before it is failed over to an alternate peer.
+	Timeout time.Duration `mapstructure:"timeout"`
+	// Retries is how many alternate peers a request may be resent to.
+	Retries int `mapstructure:"retries"`
+	// FailoverOnBusy resends requests answered 3004 DIAMETER_TOO_BUSY to
+	// an alternate peer.
+	FailoverOnBusy bool `mapstructure:"failover_on_busy"`
+	// FollowRedirects resends requests answered 3006 to the named host.
+	FollowRedirects bool `mapstructure:"follow_redirects"`
+}
+
+// Route is one entry of the realm routing table.
+type Route struct {
+	Name string `mapstructure:"name"`
+	// Realm: "example.net" exactly, "*.example.net" for the realms under
+	// it, "*" for the default route.
+	Realm string `mapstructure:"realm"`
+	// Application is an Application-Id, or "*" (the default) for any.
+	Application string `mapstructure:"application"`
+	// Commands narrows the route to these command codes.
+	Commands []uint32 `mapstructure:"commands"`
+	// OriginHost and OriginRealm narrow the route to one origin.
+	OriginHost  string `mapstructure:"origin_host"`
+	OriginRealm string `mapstructure:"origin_realm"`
+	// Action: local, relay, proxy or redirect.
+	Action string `mapstructure:"action"`
+	// Peers are the next hops for relay and proxy.
+	Peers []RoutePeer `mapstructure:"peers"`
+	// Timeout and Retries override routing.timeout and routing.retries.
+	Timeout time.Duration `mapstructure:"timeout"`
+	Retries *int          `mapstructure:"retries"`
+	// Sticky keeps a Session-Id on one peer while it is up (default true).
+	Sticky   *bool    `mapstructure:"sticky"`
+	Redirect Redirect `mapstructure:"redirect"`
+}
+
+// RoutePeer is one next hop of a route.
+type RoutePeer struct {
+	Host     string `mapstructure:"host"`
+	Priority int    `mapstructure:"priority"`
+	Weight   int    `mapstructure:"weight"`
+}
+
+// Redirect is what a redirect route answers.
+type Redirect struct {
+	// Hosts are DiameterURIs, e.g. "aaa://hss2.example.net:3868".
+	Hosts []string `mapstructure:"hosts"`
+	// Usage is the Redirect-Host-Usage: DONT_CACHE, ALL_SESSION,
+	// ALL_REALM, REALM_AND_APPLICATION, ALL_APPLICATION, ALL_HOST, ALL_USER.
+	Usage        string        `mapstructure:"usage"`
+	MaxCacheTime time.Duration `mapstructure:"max_cache_time"`
 }

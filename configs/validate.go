@@ -62,6 +62,25 @@ func (c *Config) Validate() error {
 			v.add(f+".watchdog_interval", "%s is below the RFC 3539 minimum of %s", p.WatchdogInterval, MinWatchdog)
 		}
 	}
+	if c.Routing.Timeout < 100*time.Millisecond {
+		v.add("routing.timeout", "%s is below 100ms", c.Routing.Timeout)
+	}
+	if c.Routing.Retries < 0 || c.Routing.Retries > 7 {
+		v.add("routing.retries", "%d is not between 0 and 7", c.Routing.Retries)
+	}
+	if _, err := c.RoutingTable(); err != nil {
+		v.errs = append(v.errs, err)
+	}
+	for i, r := range c.Routes {
+		if r.Retries != nil && (*r.Retries < 0 || *r.Retries > 7) {
+			v.add(fmt.Sprintf("routes[%d].retries", i), "%d is not between 0 and 7", *r.Retries)
+		}
+		for j, p := range r.Peers {
+			if _, known := seenPeer[strings.ToLower(p.Host)]; !known && !c.AcceptUnknownPeers {
+				v.add(fmt.Sprintf("routes[%d].peers[%d].host", i, j), "%q is not a configured peer (and accept_unknown_peers is off)", p.Host)
+			}
+		}
+	}
 	t := c.Timers
 	if t.Watchdog < MinWatchdog {
 		v.add("timers.watchdog", "%s is below the RFC 3539 minimum of %s", t.Watchdog, MinWatchdog)

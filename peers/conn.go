@@ -56,11 +56,9 @@ type Conn struct {
 	txCount atomic.Uint64
 }
 
-// queued is one message waiting for the writer. A kept message belongs to
-// its sender (a request kept for retransmission) and is not recycled.
+// queued is one message waiting for the writer.
 type queued struct {
-	m    wire.Msg
-	keep bool
+	m wire.Msg
 }
 
 // readBufSize is each connection's read buffer: small, so that thousands of
@@ -91,6 +89,9 @@ func (c *Conn) NextHopByHop() uint32 {
 		}
 	}
 }
+
+// Counts returns the messages received and sent on the connection.
+func (c *Conn) Counts() (rx, tx uint64) { return c.rxCount.Load(), c.txCount.Load() }
 
 // RemoteAddr is the peer's transport address.
 func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
@@ -136,10 +137,9 @@ func (c *Conn) signal() {
 }
 
 // SendRequest gives request m a Hop-by-Hop Identifier unique on this
-// connection, records entry as pending under it, and queues m. The caller
-// keeps ownership of m (to resend it elsewhere on failover): the writer
-// neither recycles it nor touches it once written. The entry comes back
-// from TakePending when the answer arrives, or from DrainPending.
+// connection, records entry as pending under it, and queues m. As with
+// Send, the connection owns m on success. The entry comes back from
+// TakePending when the answer arrives, or from DrainPending.
 func (c *Conn) SendRequest(m wire.Msg, entry any) (uint32, error) {
 	hbh := c.NextHopByHop()
 	m.SetHopByHop(hbh)
@@ -156,7 +156,7 @@ func (c *Conn) SendRequest(m wire.Msg, entry any) (uint32, error) {
 		c.pending = make(map[uint32]any)
 	}
 	c.pending[hbh] = entry
-	c.queue = append(c.queue, queued{m: m, keep: true})
+	c.queue = append(c.queue, queued{m: m})
 	c.mu.Unlock()
 	c.signal()
 	return hbh, nil
@@ -221,9 +221,7 @@ func (c *Conn) Close(err error) {
 		c.queue = nil
 		c.mu.Unlock()
 		for _, e := range q {
-			if !e.keep {
-				wire.PutBuf(e.m)
-			}
+			wire.PutBuf(e.m)
 		}
 		c.nc.Close()
 		close(c.done)
@@ -244,37 +242,33 @@ func (c *Conn) writeLoop() {
 		case <-c.done:
 			return
 		}
+		// Double buffering: Send appends to one slice while this goroutine
+		// writes the other. Each swap hands the written slice back as the
+		// spare, so the two never share an array.
 		c.mu.Lock()
 		batch := c.queue
 		c.queue = c.spare[:0]
+		c.spare = nil
 		closing := c.closing
 		c.mu.Unlock()
+		var err error
 		if len(batch) > 0 {
-			if err := c.write(batch); err != nil {
-				c.Close(err)
-				return
-			}
+			err = c.write(batch)
 			clear(batch)
-			c.mu.Lock()
-			c.spare = batch[:0]
-			more := len(c.queue) > 0
-			c.mu.Unlock()
-			if more {
-				select {
-				case c.wake <- struct{}{}:
-				default:
-				}
-				continue
-			}
 		}
-		if closing {
-			c.mu.Lock()
-			empty := len(c.queue) == 0
-			c.mu.Unlock()
-			if empty {
-				c.Close(errLocalClose)
-				return
-			}
+		c.mu.Lock()
+		c.spare = batch[:0]
+		more := len(c.queue) > 0
+		c.mu.Unlock()
+		switch {
+		case err != nil:
+			c.Close(err)
+			return
+		case more:
+			c.signal()
+		case closing:
+			c.Close(errLocalClose)
+			return
 		}
 	}
 }
@@ -283,9 +277,7 @@ func (c *Conn) write(batch []queued) error {
 	c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
 	if len(batch) == 1 {
 		_, err := c.nc.Write(batch[0].m)
-		if !batch[0].keep {
-			wire.PutBuf(batch[0].m)
-		}
+		wire.PutBuf(batch[0].m)
 		c.txCount.Add(1)
 		return err
 	}
@@ -296,9 +288,7 @@ func (c *Conn) write(batch []queued) error {
 		if err == nil {
 			_, err = bw.Write(e.m)
 		}
-		if !e.keep {
-			wire.PutBuf(e.m)
-		}
+		wire.PutBuf(e.m)
 	}
 	if err == nil {
 		err = bw.Flush()

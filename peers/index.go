@@ -21,18 +21,28 @@ func newIndex() *index {
 }
 
 // shard picks a shard by FNV-1a of the (lower-case) key.
-func (ix *index) shard(key []byte) int {
+func (ix *index) shard(key []byte) int { return shardOf(key, len(ix.shards)) }
+
+func shardOf[T string | []byte](key T, n int) int {
 	h := uint32(2166136261)
-	for _, c := range key {
-		h = (h ^ uint32(c)) * 16777619
+	for i := 0; i < len(key); i++ {
+		h = (h ^ uint32(key[i])) * 16777619
 	}
-	return int(h % uint32(len(ix.shards)))
+	return int(h % uint32(n))
 }
 
 func (ix *index) get(key []byte) *Peer {
 	s := &ix.shards[ix.shard(key)]
 	s.mu.RLock()
 	p := s.m[string(key)]
+	s.mu.RUnlock()
+	return p
+}
+
+func (ix *index) getString(key string) *Peer {
+	s := &ix.shards[shardOf(key, len(ix.shards))]
+	s.mu.RLock()
+	p := s.m[key]
 	s.mu.RUnlock()
 	return p
 }

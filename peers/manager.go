@@ -159,7 +159,7 @@ func (m *Manager) Local() *Local { return &m.opts.Local }
 
 // Peer returns a known peer by identity (case-insensitive), or nil.
 func (m *Manager) Peer(identity string) *Peer {
-	return m.index.get([]byte(foldKey(identity)))
+	return m.index.getString(foldKey(identity))
 }
 
 // PeerByIdentity is Peer for an identity taken from a message; it does not
@@ -287,6 +287,37 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 	m.conns.Wait()
 	m.dials.Wait()
 	return err
+}
+
+// Abort closes every listener and connection at once, without DPR: what
+// the peers see when the agent crashes. Tests use it to kill a node.
+func (m *Manager) Abort() {
+	m.mu.Lock()
+	m.stopping = true
+	peers := make([]*Peer, 0, len(m.peers))
+	for _, p := range m.peers {
+		peers = append(peers, p)
+	}
+	m.mu.Unlock()
+	m.closeListeners()
+	m.cancel()
+	for _, p := range peers {
+		p.mu.Lock()
+		p.stopped = true
+		if p.dial != nil {
+			p.dial.Stop()
+			p.dial = nil
+		}
+		conns := []*Conn{p.conn, p.iconn, p.rconn}
+		p.mu.Unlock()
+		for _, c := range conns {
+			if c != nil {
+				c.Close(errShutdown)
+			}
+		}
+	}
+	m.conns.Wait()
+	m.dials.Wait()
 }
 
 func (m *Manager) accept(l net.Listener, lc Listener) {

@@ -72,7 +72,7 @@ func Build(routes []Route) (*Table, error) {
 		hosts := map[string]bool{}
 		for j := range r.Peers {
 			p := &r.Peers[j]
-			p.Host = strings.TrimSpace(p.Host)
+			p.Host = strings.ToLower(strings.TrimSpace(p.Host))
 			if p.Host == "" {
 				bad(i, "peers[%d]: empty host", j)
 			}

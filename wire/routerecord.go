@@ -9,7 +9,12 @@ func (m Msg) AppendRouteRecord(identity string) Msg {
 
 // HasRouteRecord reports whether any top-level Route-Record AVP of m equals
 // identity, comparing ASCII case-insensitively. It does not allocate.
-func (m Msg) HasRouteRecord(identity []byte) bool {
+func (m Msg) HasRouteRecord(identity []byte) bool { return hasRouteRecord(m, identity) }
+
+// HasRouteRecordString is HasRouteRecord for an identity held as a string.
+func (m Msg) HasRouteRecordString(identity string) bool { return hasRouteRecord(m, identity) }
+
+func hasRouteRecord[T string | []byte](m Msg, identity T) bool {
 	b := m.Body()
 	for off := 0; off < len(b); {
 		n, hl, ok := avpAt(b, off)
@@ -25,7 +30,7 @@ func (m Msg) HasRouteRecord(identity []byte) bool {
 }
 
 // equalFoldASCII reports whether a and b are equal under ASCII case folding.
-func equalFoldASCII(a, b []byte) bool {
+func equalFoldASCII[T string | []byte](a []byte, b T) bool {
 	if len(a) != len(b) {
 		return false
 	}

@@ -1,0 +1,308 @@
+package routing
+
+import (
+	"bytes"
+	"context"
+	"math"
+	"math/rand/v2"
+	"time"
+
+	"github.com/dra-project/dra/peers"
+	"github.com/dra-project/dra/realm"
+	"github.com/dra-project/dra/wire"
+)
+
+// decide is the last stage: the RFC 6733 §6.1 routing decision.
+func (rt *Router) decide(ctx context.Context, r *Request) (Answer, error) {
+	m := r.Msg
+	app := m.AppID()
+	// §6.1.4: requests for this agent, or that cannot be proxied, are
+	// processed locally.
+	if (len(r.DestHost) > 0 && bytes.EqualFold(r.DestHost, []byte(rt.local.OriginHost))) || !m.IsProxiable() {
+		return rt.serveLocal(ctx, r)
+	}
+	// §6.1.5: a Destination-Host that is a peer is delivered directly.
+	if len(r.DestHost) > 0 {
+		if p := rt.peers.PeerByIdentity(r.DestHost); p != nil {
+			a := p.Active()
+			if a == nil || !a.Apps.Supports(app) || m.HasRouteRecordString(p.Identity()) {
+				return rt.errorAnswer(r, wire.ResultUnableToDeliver, "Destination-Host "+p.Identity()+" is not reachable for this application"), nil
+			}
+			return rt.forwardTo(r, a), nil
+		}
+	}
+	if len(r.DestRealm) == 0 {
+		return rt.errorAnswerAVP(r, wire.ResultMissingAVP, "proxiable request without Destination-Realm",
+			wire.AppendAVP(nil, wire.AVPDestinationRealm, wire.AVPFlagMandatory, 0, nil)), nil
+	}
+	if rt.redir.active() && r.gen.opts.FollowRedirects {
+		if a := rt.redir.lookup(rt, r); a != nil {
+			return rt.forwardTo(r, a), nil
+		}
+	}
+	route, res := r.gen.table.Lookup(&realm.Query{
+		Realm: r.DestRealm, AppID: app, Command: m.Code(), OriginHost: r.OriginHost, OriginRealm: r.OriginRealm,
+	})
+	switch res {
+	case realm.NoRealm:
+		return rt.errorAnswer(r, wire.ResultRealmNotServed, "realm "+string(r.DestRealm)+" is not served"), nil
+	case realm.NoApp:
+		return rt.errorAnswer(r, wire.ResultApplicationUnsupported, "application not routed for realm "+string(r.DestRealm)), nil
+	}
+	r.route = route
+	switch route.Action {
+	case realm.Local:
+		return rt.serveLocal(ctx, r)
+	case realm.Redirect:
+		return rt.redirectAnswer(r, route), nil
+	}
+	return rt.forward(r), nil
+}
+
+// serveLocal hands a request to the local application serving it.
+func (rt *Router) serveLocal(ctx context.Context, r *Request) (Answer, error) {
+	if h, ok := r.gen.opts.Local[r.Msg.AppID()]; ok {
+		return h.ServeDiameter(ctx, r)
+	}
+	if !r.Msg.IsProxiable() && !(len(r.DestHost) > 0 && bytes.EqualFold(r.DestHost, []byte(rt.local.OriginHost))) {
+		return rt.errorAnswer(r, wire.ResultCommandUnsupported, "non-proxiable request for an application the agent does not serve"), nil
+	}
+	return rt.errorAnswer(r, wire.ResultApplicationUnsupported, "application not served locally"), nil
+}
+
+// forward sends r to the best eligible peer of its route, trying the next
+// one when a send fails; it returns 3002 when none is left.
+func (rt *Router) forward(r *Request) Answer {
+	for {
+		a := rt.pick(r)
+		if a == nil {
+			msg := "no eligible peer for route " + r.route.Name
+			if r.ntried > 0 {
+				msg = "no alternate peer for route " + r.route.Name
+			}
+			return rt.errorAnswer(r, wire.ResultUnableToDeliver, msg)
+		}
+		if rt.send(r, a) == nil {
+			return nil
+		}
+	}
+}
+
+// forwardTo sends r to one chosen peer (Destination-Host, redirect).
+func (rt *Router) forwardTo(r *Request, a *peers.Active) Answer {
+	if err := rt.send(r, a); err != nil {
+		return rt.errorAnswer(r, wire.ResultUnableToDeliver, "peer "+a.Peer.Identity()+": "+err.Error())
+	}
+	return nil
+}
+
+// send appends our Route-Record (once), records the attempt and queues a
+// copy of r's message on a's connection under a fresh hop-by-hop id: r
+// keeps its own bytes for a resend, and the writer recycles the copy. After
+// a successful send r belongs to the answer path: the caller must not
+// touch it.
+func (rt *Router) send(r *Request, a *peers.Active) error {
+	if !r.rrAdded {
+		// RFC 6733 §6.1.8: relays and proxies add the identity of the peer
+		// the request came from.
+		r.Msg = r.Msg.AppendRouteRecord(r.Ingress.Identity())
+		r.rrAdded = true
+	}
+	if r.ntried < maxAttempts {
+		r.tried[r.ntried] = a.Peer
+		r.ntried++
+	}
+	r.egress = a.Conn
+	tx := r.gen.opts.Timeout
+	if r.route != nil && r.route.Timeout > 0 {
+		tx = r.route.Timeout
+	}
+	deadline := time.Now().Add(tx)
+	out := wire.Msg(wire.GetBuf(len(r.Msg)))
+	copy(out, r.Msg)
+	hbh, err := a.Conn.SendRequest(out, r)
+	if err != nil {
+		wire.PutBuf(out)
+		return err
+	}
+	rt.stats.Forwarded.Add(1)
+	rt.wheel.add(a.Conn, hbh, deadline)
+	return nil
+}
+
+// candidate is an eligible peer and its weight.
+type candidate struct {
+	a *peers.Active
+	w int
+}
+
+// pick chooses the next hop: the first priority group with an eligible
+// peer (open, watchdog OKAY, application negotiated, not yet tried, not in
+// Route-Record), then by weight, sticky per Session-Id when the route says
+// so.
+func (rt *Router) pick(r *Request) *peers.Active {
+	route := r.route
+	if route == nil {
+		return nil
+	}
+	app := r.Msg.AppID()
+	var cands [32]candidate
+	for _, g := range route.Groups() {
+		n := 0
+		for _, ref := range g.Peers {
+			p := rt.peers.Peer(ref.Host)
+			if p == nil || r.triedPeer(p) {
+				continue
+			}
+			a := p.Active()
+			if a == nil || !a.Apps.Supports(app) || r.Msg.HasRouteRecordString(p.Identity()) {
+				continue
+			}
+			if n < len(cands) {
+				cands[n] = candidate{a, ref.Weight}
+				n++
+			}
+		}
+		if n == 0 {
+			continue
+		}
+		if n == 1 {
+			return cands[0].a
+		}
+		if route.Sticky && len(r.SessionID) > 0 {
+			return rendezvous(cands[:n], r.SessionID)
+		}
+		return weighted(cands[:n])
+	}
+	return nil
+}
+
+func weighted(cs []candidate) *peers.Active {
+	total := 0
+	for _, c := range cs {
+		total += c.w
+	}
+	x := rand.IntN(total)
+	for _, c := range cs {
+		if x < c.w {
+			return c.a
+		}
+		x -= c.w
+	}
+	return cs[len(cs)-1].a
+}
+
+// rendezvous is weighted rendezvous hashing: every (session, peer) pair
+// gets a score and the highest wins, so a session stays on its peer while
+// that peer is eligible, and the same on every agent instance.
+func rendezvous(cs []candidate, session []byte) *peers.Active {
+	var best *peers.Active
+	bestScore := math.Inf(-1)
+	for _, c := range cs {
+		h := mix64(fnv64(fnv64(fnvOffset, session), []byte(c.a.Peer.Identity())))
+		u := (float64(h>>11) + 0.5) / (1 << 53) // uniform in (0,1)
+		score := float64(c.w) / -math.Log(u)
+		if score > bestScore {
+			best, bestScore = c.a, score
+		}
+	}
+	return best
+}
+
+const fnvOffset = 14695981039346656037
+
+func fnv64(h uint64, b []byte) uint64 {
+	for _, c := range b {
+		h = (h ^ uint64(lowerASCII(c))) * 1099511628211
+	}
+	return h
+}
+
+// mix64 is the splitmix64 finalizer: FNV alone clusters similar inputs.
+func mix64(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	return x ^ x>>31
+}
+
+func lowerASCII(c byte) byte {
+	if c >= 'A' && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+// serveAnswer routes an answer back: match it to its pending request on
+// the connection it came from, restore the hop-by-hop id and send it on the
+// request's ingress connection.
+func (rt *Router) serveAnswer(p *peers.Peer, c *peers.Conn, m wire.Msg) {
+	e, ok := c.TakePending(m.HopByHop())
+	if !ok {
+		rt.stats.UnknownAnswers.Add(1)
+		wire.PutBuf(m)
+		return
+	}
+	r := e.(*Request)
+	opts := &r.gen.opts
+	if code, ok := resultCode(m); ok {
+		switch {
+		case code == wire.ResultTooBusy && opts.FailoverOnBusy && r.route != nil:
+			rt.stats.Busy.Add(1)
+			wire.PutBuf(m)
+			rt.retry(r)
+			return
+		case code == wire.ResultRedirectIndication && opts.FollowRedirects:
+			if rt.followRedirect(r, m) {
+				wire.PutBuf(m)
+				return
+			}
+		}
+	}
+	m.SetHopByHop(r.origHBH)
+	rt.stats.Answered.Add(1)
+	if err := r.IngressConn.Send(m); err != nil {
+		rt.stats.AnswersDropped.Add(1)
+		wire.PutBuf(m)
+	}
+	r.release()
+}
+
+// PeerDown implements peers.Handler: every request pending on the
+// connection is failed over or answered.
+func (rt *Router) PeerDown(p *peers.Peer, c *peers.Conn) {
+	for _, e := range c.DrainPending() {
+		rt.retry(e.(*Request))
+	}
+}
+
+// expired is the wheel's callback: Tx passed for (c, hbh).
+func (rt *Router) expired(c *peers.Conn, hbh uint32) {
+	if e, ok := c.TakePending(hbh); ok {
+		rt.stats.Timeouts.Add(1)
+		rt.retry(e.(*Request))
+	}
+}
+
+// retry resends r to an alternate peer with the T flag (RFC 6733 §5.5.4),
+// or answers 3002 when the route allows no more attempts.
+func (rt *Router) retry(r *Request) {
+	rt.stats.Failovers.Add(1)
+	max := r.gen.opts.Retries
+	if r.route != nil && r.route.Retries >= 0 {
+		max = r.route.Retries // a negative value leaves it to the router
+	}
+	if r.route == nil || r.retries >= max {
+		rt.reply(r, rt.errorAnswer(r, wire.ResultUnableToDeliver, "no answer from the next hop and no retry left"))
+		r.release()
+		return
+	}
+	r.retries++
+	r.Msg.SetFlags(r.Msg.Flags() | wire.FlagRetransmit)
+	rt.stats.Retransmits.Add(1)
+	if ans := rt.forward(r); ans != nil {
+		rt.reply(r, ans)
+		r.release()
+	}
+}

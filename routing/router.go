@@ -1,0 +1,177 @@
+package routing
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"sync/atomic"
+	"time"
+
+	"github.com/dra-project/dra/peers"
+	"github.com/dra-project/dra/realm"
+	"github.com/dra-project/dra/wire"
+)
+
+// Options configure a Router.
+type Options struct {
+	// Timeout is the default Tx: how long a forwarded request waits for
+	// its answer before it is failed over.
+	Timeout time.Duration
+	// Retries is the default number of alternate peers a request may be
+	// resent to.
+	Retries int
+	// FailoverOnBusy resends a request answered 3004 DIAMETER_TOO_BUSY to
+	// an alternate peer (RFC 6733 §7.1.3).
+	FailoverOnBusy bool
+	// FollowRedirects resends a request answered 3006
+	// DIAMETER_REDIRECT_INDICATION to the host the redirect names, and
+	// caches the redirect as its Redirect-Host-Usage says.
+	FollowRedirects bool
+	// Local serves requests the agent terminates itself (route action
+	// local, or Destination-Host naming the agent), by application id.
+	Local map[uint32]Handler
+	// Middleware runs before the routing decision, outermost first
+	// (policy stages, telemetry).
+	Middleware []Middleware
+	Logger     *slog.Logger
+}
+
+// Router is the peers.Handler that routes every application message.
+type Router struct {
+	peers  *peers.Manager
+	local  *peers.Local
+	log    *slog.Logger
+	gen    atomic.Pointer[generation]
+	wheel  *wheel
+	stats  Stats
+	redir  *redirectCache
+	cancel context.CancelFunc
+}
+
+// generation is one configuration's routing state; a request keeps the
+// generation it arrived in until it is answered.
+type generation struct {
+	table *realm.Table
+	opts  Options
+	chain Handler
+}
+
+var _ peers.Handler = (*Router)(nil)
+
+// New builds a router with an initial routing table. The router is the
+// peer manager's Handler, so it is created first and attached to the
+// manager with Attach before the manager starts.
+func New(table *realm.Table, opts Options) *Router {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	rt := &Router{log: opts.Logger, redir: newRedirectCache()}
+	ctx, cancel := context.WithCancel(context.Background())
+	rt.cancel = cancel
+	rt.wheel = newWheel(ctx, wheelResolution, rt.expired)
+	rt.Update(table, opts)
+	return rt
+}
+
+// Attach sets the peer manager once it exists (the manager needs the router
+// as its Handler, so one of them is created first).
+func (rt *Router) Attach(m *peers.Manager) {
+	rt.peers = m
+	rt.local = m.Local()
+}
+
+// Update publishes a new routing table and options. Requests already
+// received keep the generation they started with.
+func (rt *Router) Update(table *realm.Table, opts Options) {
+	if opts.Timeout <= 0 {
+		opts.Timeout = 5 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = rt.log
+	}
+	g := &generation{table: table, opts: opts}
+	g.chain = Chain(HandlerFunc(rt.decide), append([]Middleware{rt.recoverer, rt.validate}, opts.Middleware...)...)
+	rt.gen.Store(g)
+}
+
+// Table returns the routing table in use.
+func (rt *Router) Table() *realm.Table { return rt.gen.Load().table }
+
+// Close stops the router's timer.
+func (rt *Router) Close() { rt.cancel() }
+
+// Stats returns the router's counters.
+func (rt *Router) Stats() *Stats { return &rt.stats }
+
+// HandleMessage implements peers.Handler.
+func (rt *Router) HandleMessage(p *peers.Peer, c *peers.Conn, m wire.Msg) {
+	if m.IsRequest() {
+		rt.serveRequest(p, c, m)
+		return
+	}
+	rt.serveAnswer(p, c, m)
+}
+
+func (rt *Router) serveRequest(p *peers.Peer, c *peers.Conn, m wire.Msg) {
+	rt.stats.Requests.Add(1)
+	r := getRequest()
+	r.Msg, r.Ingress, r.IngressConn = m, p, c
+	r.Received = time.Now()
+	r.origHBH = m.HopByHop()
+	r.gen = rt.gen.Load()
+	ans, err := r.gen.chain.ServeDiameter(context.Background(), r)
+	if err != nil && ans == nil {
+		rt.log.Error("request failed", "err", err, "peer", p.Identity(), "code", m.Code(), "app", m.AppID())
+		ans = rt.errorAnswer(r, wire.ResultUnableToComply, "internal error")
+	}
+	if ans == nil {
+		return // forwarded: the answer, a failover or a timeout finishes it
+	}
+	rt.reply(r, ans)
+	r.release()
+}
+
+// reply sends an answer the agent produced to the requesting peer.
+func (rt *Router) reply(r *Request, ans Answer) {
+	rt.stats.countLocal(ans)
+	if err := r.IngressConn.Send(ans); err != nil {
+		rt.stats.AnswersDropped.Add(1)
+		wire.PutBuf(ans)
+	}
+}
+
+// recoverer turns a panic in any stage into 5012 DIAMETER_UNABLE_TO_COMPLY
+// for that request only.
+func (rt *Router) recoverer(next Handler) Handler {
+	return HandlerFunc(func(ctx context.Context, r *Request) (ans Answer, err error) {
+		defer func() {
+			if v := recover(); v != nil {
+				rt.stats.Panics.Add(1)
+				rt.log.Error("panic serving request", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+				ans, err = rt.errorAnswer(r, wire.ResultUnableToComply, "internal error"), nil
+			}
+		}()
+		return next.ServeDiameter(ctx, r)
+	})
+}
+
+// errorAnswer builds an answer from the agent to r (RFC 6733 §6.2, §7):
+// Session-Id and Proxy-Info kept, E bit for protocol errors, the request's
+// own Hop-by-Hop Identifier.
+func (rt *Router) errorAnswer(r *Request, code uint32, msg string) Answer {
+	return rt.errorAnswerAVP(r, code, msg, nil)
+}
+
+func (rt *Router) errorAnswerAVP(r *Request, code uint32, msg string, failed []byte) Answer {
+	a := wire.ErrorAnswer(r.Msg, wire.ErrorSpec{
+		OriginHost: rt.local.OriginHost, OriginRealm: rt.local.OriginRealm,
+		ResultCode: code, Message: msg, FailedAVP: failed,
+	})
+	a.SetHopByHop(r.origHBH)
+	return a
+}
+
+// ErrNoRoute is returned by stages that cannot route a request.
+var ErrNoRoute = errors.New("routing: no route")

@@ -26,7 +26,9 @@ const (
 
 // startAgent runs an agent from a YAML fragment (peers, routes, routing)
 // with a loopback listener.
-func startAgent(t *testing.T, yaml string) *agent.Agent {
+func startAgent(t *testing.T, yaml string) *agent.Agent { return startAgentB(t, yaml) }
+
+func startAgentB(t testing.TB, yaml string) *agent.Agent {
 	t.Helper()
 	y := fmt.Sprintf("identity:\n  origin_host: %s\n  origin_realm: %s\nlisten:\n  - address: 127.0.0.1:0\n", draHost, draRealm) + yaml
 	cfg, err := configs.Parse([]byte(y))
@@ -49,7 +51,7 @@ func startAgent(t *testing.T, yaml string) *agent.Agent {
 	return a
 }
 
-type testLog struct{ t *testing.T }
+type testLog struct{ t testing.TB }
 
 func (l testLog) Write(b []byte) (int, error) {
 	l.t.Log(strings.TrimRight(string(b), "\n"))

@@ -121,13 +121,14 @@ func TestRelayByRealmAndApplication(t *testing.T) {
 	req := dratest.Request(4, ccr, "mme;1;1", "mme.client.test", "client.test", "a.test", "")
 	req = req.AppendAVP(wire.AVPProxyInfo, wire.AVPFlagMandatory, 0,
 		wire.AppendStringAVP(nil, wire.AVPProxyHost, wire.AVPFlagMandatory, 0, "px.client.test"))
-	hbh := uint32(0)
-	ch := c.Send(t, draHost, req)
-	hbh = req.HopByHop()
-	e2e := req.EndToEnd()
+	sid := dratest.String(req, wire.AVPSessionID)
+	ch, hbh, e2e := c.SendIDs(t, draHost, req)
 	ans := <-ch
 	if code := dratest.ResultCode(ans); code != wire.ResultSuccess || dratest.String(ans, wire.AVPOriginHost) != "ocs.a.test" {
 		t.Fatalf("CCR answered %d by %q", code, dratest.String(ans, wire.AVPOriginHost))
+	}
+	if dratest.String(ans, wire.AVPSessionID) != sid {
+		t.Error("Session-Id changed")
 	}
 	if ans.HopByHop() != hbh || ans.EndToEnd() != e2e {
 		t.Errorf("answer ids %x/%x, want %x/%x", ans.HopByHop(), ans.EndToEnd(), hbh, e2e)
@@ -205,6 +206,7 @@ routes:
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			req := withProxy(tt.req)
+			sid := dratest.String(req, wire.AVPSessionID)
 			ans := c.Call(t, draHost, req)
 			if got := dratest.ResultCode(ans); got != tt.code {
 				t.Fatalf("Result-Code %d (%s), want %d", got, dratest.String(ans, wire.AVPErrorMessage), tt.code)
@@ -215,7 +217,7 @@ routes:
 			if wire.IsProtocolError(tt.code) != ans.IsError() {
 				t.Errorf("E bit %v for %d", ans.IsError(), tt.code)
 			}
-			if dratest.String(ans, wire.AVPSessionID) != dratest.String(req, wire.AVPSessionID) {
+			if dratest.String(ans, wire.AVPSessionID) != sid {
 				t.Error("Session-Id not kept")
 			}
 			if len(dratest.All(ans, wire.AVPProxyInfo)) != 1 {

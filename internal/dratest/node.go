@@ -107,21 +107,31 @@ func (n *Node) WaitOpen(t testing.TB, identity string) *peers.Active {
 }
 
 // Send sends req to the peer and returns a channel that receives the
-// answer. The node assigns the End-to-End id.
+// answer. The node assigns the identifiers; req belongs to the connection
+// once sent.
 func (n *Node) Send(t testing.TB, to string, req wire.Msg) <-chan wire.Msg {
 	t.Helper()
+	ch, _, _ := n.SendIDs(t, to, req)
+	return ch
+}
+
+// SendIDs is Send that also returns the Hop-by-Hop and End-to-End ids the
+// request was sent with.
+func (n *Node) SendIDs(t testing.TB, to string, req wire.Msg) (ch <-chan wire.Msg, hbh, e2e uint32) {
+	t.Helper()
 	a := n.WaitOpen(t, to)
-	e2e := n.e2e.Add(1)
+	e2e = n.e2e.Add(1)
+	hbh = a.Conn.NextHopByHop()
 	req.SetEndToEnd(e2e)
-	req.SetHopByHop(a.Conn.NextHopByHop())
-	ch := make(chan wire.Msg, 1)
+	req.SetHopByHop(hbh)
+	c := make(chan wire.Msg, 1)
 	n.mu.Lock()
-	n.waiters[e2e] = ch
+	n.waiters[e2e] = c
 	n.mu.Unlock()
 	if err := a.Conn.Send(req); err != nil {
 		t.Fatalf("send: %v", err)
 	}
-	return ch
+	return c, hbh, e2e
 }
 
 // Call sends req and waits for its answer.

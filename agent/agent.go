@@ -62,6 +62,36 @@ func (a *Agent) Shutdown(ctx context.Context) error {
 	return err
 }
 
+// Reload applies a new configuration's routing table and router settings
+// in one step: requests already received finish on the table they started
+// with. The new configuration must already be valid (configs.Load); if its
+// routing table cannot be built the running one is kept. Settings that
+// need a restart (identity, listeners, peers, limits) are reported, not
+// applied.
+func (a *Agent) Reload(cfg *configs.Config) (needRestart []string, err error) {
+	table, err := cfg.RoutingTable()
+	if err != nil {
+		return nil, fmt.Errorf("agent: reload: %w", err)
+	}
+	old := a.cfg
+	if old.Identity.OriginHost != cfg.Identity.OriginHost || old.Identity.OriginRealm != cfg.Identity.OriginRealm {
+		needRestart = append(needRestart, "identity")
+	}
+	if fmt.Sprint(old.Listen) != fmt.Sprint(cfg.Listen) {
+		needRestart = append(needRestart, "listen")
+	}
+	if fmt.Sprint(old.Peers) != fmt.Sprint(cfg.Peers) || old.AcceptUnknownPeers != cfg.AcceptUnknownPeers {
+		needRestart = append(needRestart, "peers")
+	}
+	if old.Timers != cfg.Timers || old.Limits != cfg.Limits {
+		needRestart = append(needRestart, "timers/limits")
+	}
+	a.router.Update(table, RouterOptions(cfg, a.log))
+	a.cfg = cfg
+	a.log.Info("configuration reloaded", "routes", table.Len(), "needs_restart", needRestart)
+	return needRestart, nil
+}
+
 // Router returns the router.
 func (a *Agent) Router() *routing.Router { return a.router }
 

@@ -45,9 +45,14 @@ func run(args []string) int {
 		return 1
 	}
 	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
-	s := <-sig
-	log.Info("signal received", "signal", s.String())
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	for s := range sig {
+		if s != syscall.SIGHUP {
+			log.Info("signal received", "signal", s.String())
+			break
+		}
+		reload(a, *cfgPath, log)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.Timers.Disconnect+2e9)
 	defer cancel()
 	if err := a.Shutdown(ctx); err != nil {
@@ -65,4 +70,22 @@ func newLogger(c configs.Log) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}
+
+// reload re-reads the configuration file on SIGHUP; a bad file is refused
+// and the running configuration keeps serving.
+func reload(a *agent.Agent, path string, log *slog.Logger) {
+	cfg, err := configs.Load(path)
+	if err != nil {
+		log.Error("reload refused: the running configuration is kept", "err", err)
+		return
+	}
+	restart, err := a.Reload(cfg)
+	if err != nil {
+		log.Error("reload refused: the running configuration is kept", "err", err)
+		return
+	}
+	if len(restart) > 0 {
+		log.Warn("reloaded; these settings take effect only after a restart", "settings", restart)
+	}
 }

@@ -11,14 +11,14 @@ type Config struct {
 	// these identities may connect.
 	Peers []Peer `mapstructure:"peers"`
 	// AcceptUnknownPeers admits peers that are not listed in Peers.
-	AcceptUnknownPeers bool   `mapstructure:"accept_unknown_peers"`
+	AcceptUnknownPeers bool `mapstructure:"accept_unknown_peers"`
 	// Routing holds the router's defaults.
 	Routing Routing `mapstructure:"routing"`
 	// Routes is the realm routing table (RFC 6733 §2.7).
-	Routes             []Route `mapstructure:"routes"`
-	Timers             Timers  `mapstructure:"timers"`
-	Limits             Limits `mapstructure:"limits"`
-	Log                Log    `mapstructure:"log"`
+	Routes []Route `mapstructure:"routes"`
+	Timers Timers  `mapstructure:"timers"`
+	Limits Limits  `mapstructure:"limits"`
+	Log    Log     `mapstructure:"log"`
 }
 
 // Identity is what the agent says about itself in CER/CEA and in the

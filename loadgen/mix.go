@@ -262,30 +262,53 @@ func done(m []byte) wire.Msg {
 	return msg
 }
 
-// beginGroup appends the header of a Grouped AVP (M bit, no vendor) whose
-// length endGroup fills in once the members are appended.
-func beginGroup(m []byte, code uint32) ([]byte, int) {
+// The AVPs whose data the builders compute are written in place: beginAVP
+// appends the AVP header (M bit, no vendor) with wire, the data is
+// appended after it, and endAVP sets the length and pads. (Passing a
+// stack buffer as data to wire's encoders would move it to the heap.)
+
+// beginAVP appends an AVP header and returns where the AVP starts.
+func beginAVP(m []byte, code uint32) ([]byte, int) {
 	start := len(m)
 	return wire.AppendAVP(m, code, wire.AVPFlagMandatory, 0, nil), start
 }
 
-// endGroup sets the length of the Grouped AVP that starts at start.
-func endGroup(m []byte, start int) []byte {
+// endAVP sets the length of the AVP that starts at start and pads it.
+func endAVP(m []byte, start int) []byte {
 	n := len(m) - start
 	m[start+5], m[start+6], m[start+7] = byte(n>>16), byte(n>>8), byte(n)
-	return m
+	var pad [3]byte
+	return append(m, pad[:(4-n&3)&3]...)
+}
+
+// beginGroup and endGroup bracket the members of a Grouped AVP.
+func beginGroup(m []byte, code uint32) ([]byte, int) { return beginAVP(m, code) }
+func endGroup(m []byte, start int) []byte            { return endAVP(m, start) }
+
+// appendUint32 appends an Unsigned32/Enumerated AVP with the M bit.
+func appendUint32(m []byte, code uint32, v uint32) []byte {
+	m, start := beginAVP(m, code)
+	return endAVP(binary.BigEndian.AppendUint32(m, v), start)
 }
 
 // appendUint64AVP appends an Unsigned64 AVP with the M bit.
 func appendUint64AVP(m []byte, code uint32, v uint64) []byte {
-	var d [8]byte
-	binary.BigEndian.PutUint64(d[:], v)
-	return wire.AppendAVP(m, code, wire.AVPFlagMandatory, 0, d[:])
+	m, start := beginAVP(m, code)
+	return endAVP(binary.BigEndian.AppendUint64(m, v), start)
 }
 
-// appendUint32 appends an Unsigned32/Enumerated AVP with the M bit.
-func appendUint32(m []byte, code uint32, v uint32) []byte {
-	return wire.AppendUint32AVP(m, code, wire.AVPFlagMandatory, 0, v)
+// appendNumberAVP appends a UTF8String AVP with the M bit holding the
+// decimal digits of v.
+func appendNumberAVP(m []byte, code uint32, v uint64) []byte {
+	m, start := beginAVP(m, code)
+	return endAVP(strconv.AppendUint(m, v, 10), start)
+}
+
+// appendPatternAVP appends a UTF8String AVP with the M bit holding p with n
+// in place of %d.
+func appendPatternAVP(m []byte, code uint32, p pattern, n uint64) []byte {
+	m, start := beginAVP(m, code)
+	return endAVP(p.appendTo(m, n), start)
 }
 
 // appendAppID appends Acct-Application-Id for base accounting, otherwise

@@ -1,10 +1,6 @@
 package loadgen
 
-import (
-	"strconv"
-
-	"github.com/dra-project/dra/wire"
-)
+import "github.com/dra-project/dra/wire"
 
 // genericMix: one request per session, any application and command,
 // padded to a size. For relay tests, where only the header and the
@@ -60,12 +56,10 @@ func (c *ccrMix) Request(s *Session) wire.Msg {
 		m = appendUint32(m, avpTerminationCause, terminationLogout)
 	}
 
-	var num [20]byte
-	sub, start := beginGroup(m, avpSubscriptionID)
-	sub = appendUint32(sub, avpSubscriptionIDType, subscriptionE164)
-	sub = wire.AppendAVP(sub, avpSubscriptionIDData, wire.AVPFlagMandatory, 0,
-		strconv.AppendUint(num[:0], c.cfg.MSISDNFirst+c.subscriber(s), 10))
-	m = endGroup(sub, start)
+	m, sub := beginGroup(m, avpSubscriptionID)
+	m = appendUint32(m, avpSubscriptionIDType, subscriptionE164)
+	m = appendNumberAVP(m, avpSubscriptionIDData, c.cfg.MSISDNFirst+c.subscriber(s))
+	m = endGroup(m, sub)
 	m = appendUint32(m, avpMultipleServicesInd, multipleServicesOK)
 
 	m, mscc := beginGroup(m, avpMSCC)
@@ -106,8 +100,7 @@ func (a *acrMix) Request(s *Session) wire.Msg {
 	m = appendUint32(m, avpAccountingRecordType, typ)
 	m = appendUint32(m, avpAccountingRecordNum, uint32(s.Step))
 	m = appendUint32(m, wire.AVPAcctApplicationID, AppBaseAccounting)
-	var user [maxStringAVP + 20]byte
-	m = wire.AppendAVP(m, wire.AVPUserName, wire.AVPFlagMandatory, 0, a.user.appendTo(user[:0], a.subscriber(s)))
+	m = appendPatternAVP(m, wire.AVPUserName, a.user, a.subscriber(s))
 	return done(m)
 }
 
@@ -123,8 +116,7 @@ func (a *aarMix) Request(s *Session) wire.Msg {
 	m = appendUint32(m, wire.AVPAuthApplicationID, AppNASREQ)
 	m = appendUint32(m, avpAuthRequestType, authorizeAuthenticate)
 	m = wire.AppendStringAVP(m, avpNASIdentifier, wire.AVPFlagMandatory, 0, s.OriginHost)
-	var user [maxStringAVP + 20]byte
-	m = wire.AppendAVP(m, wire.AVPUserName, wire.AVPFlagMandatory, 0, a.user.appendTo(user[:0], a.subscriber(s)))
+	m = appendPatternAVP(m, wire.AVPUserName, a.user, a.subscriber(s))
 	m = wire.AppendStringAVP(m, avpUserPassword, wire.AVPFlagMandatory, 0, a.cfg.Password)
 	return done(m)
 }

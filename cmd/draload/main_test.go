@@ -105,7 +105,7 @@ func TestClientJSON(t *testing.T) {
 		ResultCodes                map[string]uint64 `json:"result_codes"`
 		Mix                        string
 		Connections                int
-		InFlight                   int `json:"in_flight"`
+		InFlight                   int                `json:"in_flight"`
 		Latency                    map[string]float64 `json:"latency_us"`
 	}
 	if err := json.Unmarshal([]byte(out), &r); err != nil {

@@ -436,8 +436,12 @@ func (p *progress) maybeWrite(now int64) {
 	secs := float64(now-p.lastAt) / float64(time.Second)
 	rate := float64(answered-p.lastAnswered) / secs
 	p.lastAnswered, p.lastAt = answered, now
+	p99 := "-"
+	if p.ival.Count() > 0 {
+		p99 = fmtDur(p.ival.Quantile(0.99))
+	}
 	line := fmt.Sprintf("%7.1fs  sent %d  answered %d  %.0f/s  p99 %s",
-		float64(now-p.start)/float64(time.Second), sent, answered, rate, fmtDur(p.ival.Quantile(0.99)))
+		float64(now-p.start)/float64(time.Second), sent, answered, rate, p99)
 	if timeouts+lost > 0 {
 		line += fmt.Sprintf("  unanswered %d", timeouts+lost)
 	}

@@ -155,10 +155,11 @@ func (c *conn) send(s *Session, sched int64) bool {
 	m := cl.mix.Request(s)
 	c.mu.Lock()
 	if c.closing {
+		refund := cl.sessLen - s.Step
 		c.free = append(c.free, s)
 		c.mu.Unlock()
 		wire.PutBuf(m)
-		cl.refund(cl.sessLen - s.Step)
+		cl.refund(refund)
 		return false
 	}
 	c.e2e++
@@ -287,18 +288,28 @@ func (c *conn) abandon() {
 	c.mu.Lock()
 	lost := c.pend.drain(nil)
 	cl.inflight.Add(-int64(len(lost)))
+	refund := c.unsent(lost)
 	c.free = append(c.free, lost...)
 	c.free = append(c.free, c.ready[c.rhead:]...)
 	c.ready, c.rhead = c.ready[:0], 0
 	c.closing = true
 	c.mu.Unlock()
-	for _, s := range lost {
-		cl.refund(cl.sessLen - s.Step - 1)
-	}
+	cl.refund(refund)
 	c.stats.lost.Add(uint64(len(lost)))
 	if !cl.open {
 		cl.slots.Add(-int64(len(lost)))
 	}
+}
+
+// unsent returns how many requests of the abandoned sessions ss, whose
+// current request was sent, will not be sent. It reads the sessions, so
+// it is called before they are released.
+func (c *conn) unsent(ss []*Session) int {
+	n := 0
+	for _, s := range ss {
+		n += c.cl.sessLen - s.Step - 1
+	}
+	return n
 }
 
 // expire counts the requests unanswered after the timeout and, in closed
@@ -308,15 +319,14 @@ func (c *conn) expire(now int64) {
 	c.mu.Lock()
 	c.expired = c.pend.expire(now-int64(cl.cfg.Timeout), c.expired[:0])
 	cl.inflight.Add(-int64(len(c.expired)))
+	refund := c.unsent(c.expired)
 	c.free = append(c.free, c.expired...)
 	c.mu.Unlock()
 	if len(c.expired) == 0 {
 		return
 	}
 	c.stats.timeouts.Add(uint64(len(c.expired)))
-	for _, s := range c.expired {
-		cl.refund(cl.sessLen - s.Step - 1)
-	}
+	cl.refund(refund)
 	if !cl.open {
 		for range c.expired {
 			if !c.send(nil, now) {
@@ -454,8 +464,10 @@ func (c *conn) disconnect(timeout time.Duration) {
 		}
 		t.Stop()
 	}
+	// Closing the socket first also frees a writer stuck on a node that
+	// stopped reading.
 	close(c.quit)
-	<-c.writeDone
 	c.nc.Close()
+	<-c.writeDone
 	<-c.readDone
 }

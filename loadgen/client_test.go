@@ -338,3 +338,34 @@ func TestConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+// syncWriter collects progress lines written by the monitor goroutine.
+type syncWriter struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (w *syncWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func TestProgressLines(t *testing.T) {
+	_, addr := startServer(t, ServerConfig{})
+	var w syncWriter
+	run(t, ClientConfig{Addr: addr, Conns: 2, InFlight: 4, Duration: 300 * time.Millisecond,
+		Mix: mustMix(t, MixConfig{}), Progress: &w, ProgressInterval: 50 * time.Millisecond})
+	w.mu.Lock()
+	out := w.b.String()
+	w.mu.Unlock()
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) < 2 {
+		t.Fatalf("progress: %q", out)
+	}
+	for _, l := range lines {
+		if !strings.Contains(l, "sent ") || !strings.Contains(l, "answered ") || !strings.Contains(l, "/s") || !strings.Contains(l, "p99 ") {
+			t.Errorf("progress line %q", l)
+		}
+	}
+}

@@ -40,12 +40,14 @@ func run(args []string) int {
 		log.Error("cannot build agent", "err", err)
 		return 1
 	}
+	// Signals are caught before the listeners open, so that a stop during
+	// start-up still disconnects cleanly.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	if err := a.Start(); err != nil {
 		log.Error("cannot start agent", "err", err)
 		return 1
 	}
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	for s := range sig {
 		if s != syscall.SIGHUP {
 			log.Info("signal received", "signal", s.String())

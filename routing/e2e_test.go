@@ -474,3 +474,29 @@ func TestUnknownAnswerDiscarded(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// A request the agent originates (a local application's RAR) reaches its
+// client by Destination-Host, and the answer comes back to the originator;
+// one for an unknown realm gets the agent's own 3003.
+func TestOriginate(t *testing.T) {
+	a := startAgent(t, "accept_unknown_peers: true\n")
+	c := client(t, a, "pgw.client.test")
+	got := make(chan wire.Msg, 2)
+	rar := dratest.Request(4, 258, "dra;1;1", draHost, draRealm, "client.test", "pgw.client.test")
+	a.Router().Originate(rar, func(m wire.Msg) { got <- m })
+	select {
+	case m := <-got:
+		if dratest.ResultCode(m) != wire.ResultSuccess || dratest.String(m, wire.AVPOriginHost) != "pgw.client.test" {
+			t.Fatalf("answer %d from %s", dratest.ResultCode(m), dratest.String(m, wire.AVPOriginHost))
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no answer to the originated request")
+	}
+	if rs := c.Received(); len(rs) != 1 || len(dratest.All(rs[0], wire.AVPRouteRecord)) != 0 {
+		t.Fatalf("client received %d requests (or with a Route-Record)", len(rs))
+	}
+	a.Router().Originate(dratest.Request(4, 258, "dra;1;2", draHost, draRealm, "nowhere.test", ""), func(m wire.Msg) { got <- m })
+	if m := <-got; dratest.ResultCode(m) != wire.ResultRealmNotServed {
+		t.Fatalf("answer %d, want 3003", dratest.ResultCode(m))
+	}
+}

@@ -102,7 +102,7 @@ func (rt *Router) forwardTo(r *Request, a *peers.Active) Answer {
 // a successful send r belongs to the answer path: the caller must not
 // touch it.
 func (rt *Router) send(r *Request, a *peers.Active) error {
-	if !r.rrAdded {
+	if !r.rrAdded && r.Ingress != nil {
 		// RFC 6733 §6.1.8: relays and proxies add the identity of the peer
 		// the request came from.
 		r.Msg = r.Msg.AppendRouteRecord(r.Ingress.Identity())
@@ -262,7 +262,7 @@ func (rt *Router) serveAnswer(p *peers.Peer, c *peers.Conn, m wire.Msg) {
 	}
 	m.SetHopByHop(r.origHBH)
 	rt.stats.Answered.Add(1)
-	if err := r.IngressConn.Send(m); err != nil {
+	if err := rt.deliver(r, m); err != nil {
 		rt.stats.AnswersDropped.Add(1)
 		wire.PutBuf(m)
 	}

@@ -41,6 +41,8 @@ type Request struct {
 	ntried  int
 	retries int
 	egress  *peers.Conn
+	// done receives the answer of a request the agent originated.
+	done func(wire.Msg)
 }
 
 var requestPool = sync.Pool{New: func() any { return new(Request) }}
@@ -61,6 +63,10 @@ func (r *Request) AppID() uint32 { return r.Msg.AppID() }
 
 // Code is the request's Command-Code.
 func (r *Request) Code() uint32 { return r.Msg.Code() }
+
+// Originated reports whether the agent itself originated the request (a
+// local application's RAR or ASR) rather than receiving it from a peer.
+func (r *Request) Originated() bool { return r.Ingress == nil }
 
 // Route is the route the request matched, once decided.
 func (r *Request) Route() *realm.Route { return r.route }

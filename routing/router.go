@@ -46,6 +46,7 @@ type Router struct {
 	gen    atomic.Pointer[generation]
 	wheel  *wheel
 	stats  Stats
+	e2e    atomic.Uint32 // End-to-End ids of originated requests
 	redir  *redirectCache
 	cancel context.CancelFunc
 }
@@ -68,6 +69,7 @@ func New(table *realm.Table, opts Options) *Router {
 		opts.Logger = slog.Default()
 	}
 	rt := &Router{log: opts.Logger, redir: newRedirectCache()}
+	rt.e2e.Store(uint32(time.Now().Unix())<<20 | uint32(time.Now().UnixNano())&0xfffff)
 	ctx, cancel := context.WithCancel(context.Background())
 	rt.cancel = cancel
 	rt.wheel = newWheel(ctx, wheelResolution, rt.expired)
@@ -133,10 +135,47 @@ func (rt *Router) serveRequest(p *peers.Peer, c *peers.Conn, m wire.Msg) {
 	r.release()
 }
 
+// Originate routes a request the agent originates itself (a local
+// application's RAR or ASR toward a client) exactly like a received one,
+// without a Route-Record, and calls done with its answer: the peer's, or
+// the error answer the agent produced (3002, 3003, ...). done owns the
+// answer and runs on a connection goroutine or the caller's: it must not
+// block. The caller fills Origin-Host/Realm, Destination-Host/Realm and
+// Session-Id; End-to-End is set here when zero.
+func (rt *Router) Originate(m wire.Msg, done func(wire.Msg)) {
+	if m.EndToEnd() == 0 {
+		m.SetEndToEnd(rt.e2e.Add(1))
+	}
+	rt.stats.Originated.Add(1)
+	r := getRequest()
+	r.Msg, r.done = m, done
+	r.Received = time.Now()
+	r.origHBH = m.HopByHop()
+	r.gen = rt.gen.Load()
+	ans, err := r.gen.chain.ServeDiameter(context.Background(), r)
+	if err != nil && ans == nil {
+		ans = rt.errorAnswer(r, wire.ResultUnableToComply, "internal error")
+	}
+	if ans != nil {
+		rt.reply(r, ans)
+		r.release()
+	}
+}
+
+// deliver hands an answer to whoever waits for it: the requesting peer, or
+// the local originator.
+func (rt *Router) deliver(r *Request, ans wire.Msg) error {
+	if r.done != nil {
+		r.done(ans)
+		return nil
+	}
+	return r.IngressConn.Send(ans)
+}
+
 // reply sends an answer the agent produced to the requesting peer.
 func (rt *Router) reply(r *Request, ans Answer) {
 	rt.stats.countLocal(ans)
-	if err := r.IngressConn.Send(ans); err != nil {
+	if err := rt.deliver(r, ans); err != nil {
 		rt.stats.AnswersDropped.Add(1)
 		wire.PutBuf(ans)
 	}

@@ -22,6 +22,7 @@ type Stats struct {
 	Loops          atomic.Uint64 // 3005 answers
 	Malformed      atomic.Uint64 // 3008/5014 answers
 	Panics         atomic.Uint64
+	Originated     atomic.Uint64 // requests originated by local applications
 	// ByResult counts the answers the agent produced by Result-Code.
 	byResult [16]atomic.Uint64
 }

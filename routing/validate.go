@@ -20,6 +20,10 @@ func (rt *Router) validate(next Handler) Handler {
 			rt.stats.Malformed.Add(1)
 			return rt.errorAnswerAVP(r, wire.ResultInvalidAVPLength, "malformed AVP", wire.InvalidAVPStub(m.Body(), off)), nil
 		}
+		if r.Ingress == nil {
+			// Originated here: well-formed by construction.
+			return next.ServeDiameter(ctx, r)
+		}
 		if a := r.Ingress.Active(); a != nil && !a.Apps.Supports(m.AppID()) {
 			return rt.errorAnswer(r, wire.ResultApplicationUnsupported, "application not negotiated with this peer"), nil
 		}

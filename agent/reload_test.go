@@ -1,16 +1,12 @@
 package agent_test
 
 import (
-	"context"
 	"fmt"
-	"log/slog"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/dra-project/dra/agent"
 	"github.com/dra-project/dra/configs"
 	"github.com/dra-project/dra/internal/dratest"
 	"github.com/dra-project/dra/peers"
@@ -40,26 +36,12 @@ routes:
 	return cfg
 }
 
-type logWriter struct{ t *testing.T }
-
-func (w logWriter) Write(b []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(b), "\n"))
-	return len(b), nil
-}
-
 // TestReloadUnderLoad moves a realm from one server to another while
 // requests flow: none fails, and new requests follow the new table.
 func TestReloadUnderLoad(t *testing.T) {
 	s1 := dratest.Start(t, dratest.Options{Host: "s1.a.test", Realm: "a.test", Listen: true})
 	s2 := dratest.Start(t, dratest.Options{Host: "s2.a.test", Realm: "a.test", Listen: true})
-	a, err := agent.New(config(t, s1.Addr(), s2.Addr(), "s1.a.test"), slog.New(slog.NewTextHandler(logWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer a.Shutdown(context.Background())
+	a := dratest.StartAgentConfig(t, config(t, s1.Addr(), s2.Addr(), "s1.a.test"))
 	c := dratest.Start(t, dratest.Options{Host: "c.client.test", Realm: "client.test",
 		Dial: []peers.PeerConfig{{Identity: "dra.dra.test", Addr: a.Addrs()[0].String(), Connect: true}}})
 	for _, id := range []string{"s1.a.test", "s2.a.test"} {

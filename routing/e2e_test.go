@@ -1,9 +1,7 @@
 package routing_test
 
 import (
-	"context"
 	"fmt"
-	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -11,7 +9,6 @@ import (
 	"time"
 
 	"github.com/dra-project/dra/agent"
-	"github.com/dra-project/dra/configs"
 	"github.com/dra-project/dra/internal/dratest"
 	"github.com/dra-project/dra/peers"
 	"github.com/dra-project/dra/wire"
@@ -30,32 +27,7 @@ func startAgent(t *testing.T, yaml string) *agent.Agent { return startAgentB(t, 
 
 func startAgentB(t testing.TB, yaml string) *agent.Agent {
 	t.Helper()
-	y := fmt.Sprintf("identity:\n  origin_host: %s\n  origin_realm: %s\nlisten:\n  - address: 127.0.0.1:0\n", draHost, draRealm) + yaml
-	cfg, err := configs.Parse([]byte(y))
-	if err != nil {
-		t.Fatalf("config: %v\n%s", err, y)
-	}
-	log := slog.New(slog.NewTextHandler(testLog{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	a, err := agent.New(cfg, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		defer cancel()
-		a.Shutdown(ctx)
-	})
-	return a
-}
-
-type testLog struct{ t testing.TB }
-
-func (l testLog) Write(b []byte) (int, error) {
-	l.t.Log(strings.TrimRight(string(b), "\n"))
-	return len(b), nil
+	return dratest.StartAgent(t, fmt.Sprintf("identity:\n  origin_host: %s\n  origin_realm: %s\nlisten:\n  - address: 127.0.0.1:0\n", draHost, draRealm)+yaml)
 }
 
 func server(t *testing.T, host, realm string, serve func(*dratest.Node, wire.Msg) wire.Msg) *dratest.Node {

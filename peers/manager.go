@@ -289,6 +289,23 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 	return err
 }
 
+// ErrUnknownPeer is returned for an identity the manager does not know.
+var ErrUnknownPeer = errors.New("peers: unknown peer")
+
+// Disconnect sends DPR (cause REBOOTING) to an open peer: an operator
+// action. The peer may reconnect, and a configured peer is redialled after
+// Tc as usual.
+func (m *Manager) Disconnect(identity string) error {
+	p := m.Peer(identity)
+	if p == nil {
+		return fmt.Errorf("%w: %s", ErrUnknownPeer, identity)
+	}
+	if p.sendDPR(CauseRebooting, false) == nil {
+		return fmt.Errorf("peers: %s is not open", identity)
+	}
+	return nil
+}
+
 // Abort closes every listener and connection at once, without DPR: what
 // the peers see when the agent crashes. Tests use it to kill a node.
 func (m *Manager) Abort() {

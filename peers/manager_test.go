@@ -601,3 +601,23 @@ func TestMutualTLS(t *testing.T) {
 		t.Fatal("TLS client without certificate accepted")
 	}
 }
+
+func TestOperatorDisconnectRedials(t *testing.T) {
+	b := startNode(t, fastOpts("b.test"))
+	ao := fastOpts("a.test")
+	ao.Peers = []PeerConfig{dialer("b.test", "", b.addr())}
+	a := startNode(t, ao)
+	first := waitUsable(t, a, "b.test", 3*time.Second).Conn
+	if err := a.m.Disconnect("nobody.test"); err == nil {
+		t.Fatal("unknown peer disconnected")
+	}
+	if err := a.m.Disconnect("b.test"); err != nil {
+		t.Fatal(err)
+	}
+	<-first.Done()
+	// Tc redials, and an orderly disconnect means no REOPEN probation.
+	second := waitUsable(t, a, "b.test", 3*time.Second).Conn
+	if second == first {
+		t.Fatal("same connection")
+	}
+}

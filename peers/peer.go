@@ -613,11 +613,29 @@ func (p *Peer) closed(c *Conn, err error) {
 
 // disconnect sends DPR on the open connection (Closing). It returns the
 // connection to wait for, or nil when there is none.
-func (p *Peer) disconnect(cause uint32) *Conn {
+func (p *Peer) disconnect(cause uint32) *Conn { return p.sendDPR(cause, true) }
+
+// sendDPR sends DPR on the open connection; stop also ends redialing for
+// good (shutdown), otherwise Tc redials a configured peer as after any
+// disconnect.
+func (p *Peer) sendDPR(cause uint32, stop bool) *Conn {
 	var d deferred
 	defer func() { d.run() }()
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if !stop {
+		c := p.conn
+		if c == nil || !p.state.Open() {
+			return nil
+		}
+		p.dprSent = true
+		c.Send(p.m.build.dpr(cause, c.NextHopByHop(), p.m.nextEndToEnd()))
+		p.connLostLocked(c, "DPR sent by operator ("+causeName(cause)+")", &d)
+		p.wd = watchdog{}
+		p.setState(StateClosing, "DPR sent", &d)
+		time.AfterFunc(p.m.opts.DisconnectTimeout, func() { c.Close(errDPATimeout) })
+		return c
+	}
 	p.stopped = true
 	if p.dial != nil {
 		p.dial.Stop()

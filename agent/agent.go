@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/dra-project/dra/configs"
@@ -15,7 +17,7 @@ import (
 
 // Agent is a configured, startable Diameter agent.
 type Agent struct {
-	cfg    *configs.Config
+	cfg    atomic.Pointer[configs.Config] // the running configuration
 	log    *slog.Logger
 	peers  *peers.Manager
 	router *routing.Router
@@ -31,7 +33,8 @@ func New(cfg *configs.Config, log *slog.Logger) (*Agent, error) {
 	if err != nil {
 		return nil, fmt.Errorf("agent: %w", err)
 	}
-	a := &Agent{cfg: cfg, log: log}
+	a := &Agent{log: log}
+	a.cfg.Store(cfg)
 	a.router = routing.New(table, RouterOptions(cfg, log))
 	opts.Logger = log
 	opts.Handler = a.router
@@ -50,7 +53,8 @@ func (a *Agent) Start() error {
 	if err := a.peers.Start(); err != nil {
 		return fmt.Errorf("agent: %w", err)
 	}
-	a.log.Info("agent started", "origin_host", a.cfg.Identity.OriginHost, "origin_realm", a.cfg.Identity.OriginRealm)
+	cfg := a.cfg.Load()
+	a.log.Info("agent started", "origin_host", cfg.Identity.OriginHost, "origin_realm", cfg.Identity.OriginRealm)
 	return nil
 }
 
@@ -73,7 +77,7 @@ func (a *Agent) Reload(cfg *configs.Config) (needRestart []string, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("agent: reload: %w", err)
 	}
-	old := a.cfg
+	old := a.cfg.Load()
 	if old.Identity.OriginHost != cfg.Identity.OriginHost || old.Identity.OriginRealm != cfg.Identity.OriginRealm {
 		needRestart = append(needRestart, "identity")
 	}
@@ -87,9 +91,27 @@ func (a *Agent) Reload(cfg *configs.Config) (needRestart []string, err error) {
 		needRestart = append(needRestart, "timers/limits")
 	}
 	a.router.Update(table, RouterOptions(cfg, a.log))
-	a.cfg = cfg
+	a.cfg.Store(cfg)
 	a.log.Info("configuration reloaded", "routes", table.Len(), "needs_restart", needRestart)
 	return needRestart, nil
+}
+
+// Ready reports whether every mandatory peer is open with its watchdog
+// OKAY, and otherwise which are not.
+func (a *Agent) Ready() (bool, string) {
+	var missing []string
+	for _, p := range a.cfg.Load().Peers {
+		if !p.Mandatory {
+			continue
+		}
+		if pp := a.peers.Peer(p.Host); pp == nil || pp.Active() == nil {
+			missing = append(missing, p.Host)
+		}
+	}
+	if len(missing) > 0 {
+		return false, "mandatory peers not open: " + strings.Join(missing, ", ")
+	}
+	return true, "ready"
 }
 
 // Router returns the router.

@@ -74,6 +74,8 @@ type Peer struct {
 	Connect   bool   `mapstructure:"connect"`
 	Transport string `mapstructure:"transport"` // tcp or tls
 	TLS       TLS    `mapstructure:"tls"`
+	// Mandatory peers must be open for the agent to report itself ready.
+	Mandatory bool `mapstructure:"mandatory"`
 	// WatchdogInterval overrides timers.watchdog for this peer.
 	WatchdogInterval time.Duration `mapstructure:"watchdog_interval"`
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 // Agent is a configured, startable Diameter agent.
 type Agent struct {
 	cfg    atomic.Pointer[configs.Config] // the running configuration
+	reload sync.Mutex                     // one reload at a time
 	log    *slog.Logger
 	peers  *peers.Manager
 	router *routing.Router
@@ -73,6 +75,8 @@ func (a *Agent) Shutdown(ctx context.Context) error {
 // need a restart (identity, listeners, peers, limits) are reported, not
 // applied.
 func (a *Agent) Reload(cfg *configs.Config) (needRestart []string, err error) {
+	a.reload.Lock()
+	defer a.reload.Unlock()
 	table, err := cfg.RoutingTable()
 	if err != nil {
 		return nil, fmt.Errorf("agent: reload: %w", err)

@@ -1,0 +1,172 @@
+package admin
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Client calls the admin API; the command line uses it.
+type Client struct {
+	// Addr is the API's host:port, or a base URL ("http://host:port").
+	Addr string
+	// Token is sent as a bearer token when set; the mutating calls need it.
+	Token string
+	// HTTP is the client to use; nil means one with a 30-second timeout.
+	HTTP *http.Client
+}
+
+// Sentinels an *Error matches with errors.Is, by status code.
+var (
+	ErrUnauthorized = errors.New("admin: unauthorized")
+	ErrForbidden    = errors.New("admin: forbidden")
+	ErrNotFound     = errors.New("admin: not found")
+)
+
+// Error is an error answer of the API.
+type Error struct {
+	StatusCode int
+	Message    string
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("admin: %s (HTTP %d)", e.Message, e.StatusCode)
+}
+
+// Is matches ErrUnauthorized (401), ErrForbidden (403) and ErrNotFound (404).
+func (e *Error) Is(target error) bool {
+	switch target {
+	case ErrUnauthorized:
+		return e.StatusCode == http.StatusUnauthorized
+	case ErrForbidden:
+		return e.StatusCode == http.StatusForbidden
+	case ErrNotFound:
+		return e.StatusCode == http.StatusNotFound
+	}
+	return false
+}
+
+// maxAnswer bounds what the client reads of an answer.
+const maxAnswer = 32 << 20
+
+// Peers returns the peer table.
+func (c *Client) Peers(ctx context.Context) ([]PeerView, error) {
+	var out []PeerView
+	return out, c.do(ctx, http.MethodGet, "/v1/peers", &out, http.StatusOK)
+}
+
+// Peer returns one peer; the error matches ErrNotFound for an unknown one.
+func (c *Client) Peer(ctx context.Context, identity string) (PeerView, error) {
+	var out PeerView
+	return out, c.do(ctx, http.MethodGet, "/v1/peers/"+url.PathEscape(identity), &out, http.StatusOK)
+}
+
+// Routes returns the active routing table.
+func (c *Client) Routes(ctx context.Context) ([]RouteView, error) {
+	var out []RouteView
+	return out, c.do(ctx, http.MethodGet, "/v1/routes", &out, http.StatusOK)
+}
+
+// Stats returns the routing counters.
+func (c *Client) Stats(ctx context.Context) (*StatsView, error) {
+	var out StatsView
+	if err := c.do(ctx, http.MethodGet, "/v1/stats", &out, http.StatusOK); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Ready reports the agent's readiness and the reason.
+func (c *Client) Ready(ctx context.Context) (bool, string, error) {
+	var out ReadyView
+	err := c.do(ctx, http.MethodGet, "/readyz", &out, http.StatusOK, http.StatusServiceUnavailable)
+	return out.Ready, out.Reason, err
+}
+
+// Reload asks the agent to reload its configuration and returns the
+// settings that need a restart to take effect.
+func (c *Client) Reload(ctx context.Context) ([]string, error) {
+	var out ReloadView
+	if err := c.do(ctx, http.MethodPost, "/v1/reload", &out, http.StatusOK); err != nil {
+		return nil, err
+	}
+	return out.NeedsRestart, nil
+}
+
+// Disconnect asks the agent to send DPR to a peer; the error matches
+// ErrNotFound for an unknown peer.
+func (c *Client) Disconnect(ctx context.Context, identity string) error {
+	return c.do(ctx, http.MethodPost, "/v1/peers/"+url.PathEscape(identity)+"/disconnect", nil, http.StatusAccepted)
+}
+
+func (c *Client) baseURL() string {
+	a := strings.TrimRight(c.Addr, "/")
+	if !strings.Contains(a, "://") {
+		a = "http://" + a
+	}
+	return a
+}
+
+// do sends one request and decodes the answer into out when its status is
+// one of ok; any other status is an *Error.
+func (c *Client) do(ctx context.Context, method, path string, out any, ok ...int) error {
+	req, err := http.NewRequestWithContext(ctx, method, c.baseURL()+path, nil)
+	if err != nil {
+		return fmt.Errorf("admin: %w", err)
+	}
+	req.Header.Set("Accept", "application/json")
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	hc := c.HTTP
+	if hc == nil {
+		hc = &http.Client{Timeout: 30 * time.Second}
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("admin: %w", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+	if err != nil {
+		return fmt.Errorf("admin: %s %s: reading the answer: %w", method, path, err)
+	}
+	for _, code := range ok {
+		if resp.StatusCode != code {
+			continue
+		}
+		if out == nil {
+			return nil
+		}
+		if err := json.Unmarshal(body, out); err != nil {
+			return fmt.Errorf("admin: %s %s: decoding the answer: %w", method, path, err)
+		}
+		return nil
+	}
+	e := &Error{StatusCode: resp.StatusCode}
+	var ev ErrorView
+	if json.Unmarshal(body, &ev) == nil && ev.Error != "" {
+		e.Message = ev.Error
+	} else {
+		e.Message = strings.TrimSpace(http.StatusText(resp.StatusCode) + " " + string(bytes.TrimSpace(firstLine(body))))
+	}
+	return e
+}
+
+// firstLine returns at most the first 200 bytes of the first line of b.
+func firstLine(b []byte) []byte {
+	if i := bytes.IndexByte(b, '\n'); i >= 0 {
+		b = b[:i]
+	}
+	if len(b) > 200 {
+		b = b[:200]
+	}
+	return b
+}

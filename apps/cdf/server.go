@@ -176,14 +176,15 @@ func (s *Server) sweeper() {
 // ServeDiameter answers one Accounting-Request.
 func (s *Server) ServeDiameter(ctx context.Context, r *routing.Request) (routing.Answer, error) {
 	now := time.Now()
+	if r.Msg.Code() != diam.Accounting || !r.Msg.IsRequest() {
+		s.stats.Invalid.Add(1)
+		return s.wireError(r.Msg, wire.ResultCommandUnsupported, "command "+strconv.Itoa(int(r.Msg.Code()))+" is not served by the CDF"), nil
+	}
 	m, err := decode(r.Msg)
 	if err != nil {
 		s.stats.Invalid.Add(1)
+		s.log.Debug("undecodable request", "err", err)
 		return s.wireError(r.Msg, wire.ResultUnableToComply, "cannot decode request"), nil
-	}
-	if m.Header.CommandCode != diam.Accounting || m.Header.CommandFlags&diam.RequestFlag == 0 {
-		s.stats.Invalid.Add(1)
-		return s.wireError(r.Msg, wire.ResultCommandUnsupported, "command "+strconv.Itoa(int(m.Header.CommandCode))+" is not served by the CDF"), nil
 	}
 	rec, aerr := parseACR(m, now)
 	if aerr != nil {

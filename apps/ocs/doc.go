@@ -1,0 +1,19 @@
+// Package ocs is the agent's embedded Online Charging System: the Diameter
+// Credit-Control application (RFC 4006, application 4) for Gy/Ro, with
+// session-based charging (reservations per Multiple-Services-Credit-Control),
+// direct debiting, durable accounts (write-ahead log and snapshots) and
+// server-initiated re-authorization (RAR).
+//
+// Units. An account holds three independent balances, one per unit kind:
+// time (seconds, CC-Time), octets (CC-Total-Octets, or CC-Input-Octets plus
+// CC-Output-Octets) and units (CC-Service-Specific-Units). There is no money:
+// a rating group is charged one balance unit per service unit. The kind of a
+// grant follows the Requested-Service-Unit (the first of octets, time, units
+// that it carries); an empty Requested-Service-Unit uses the rating group's
+// configured unit, else Config.DefaultUnit.
+//
+// Locks. Server.mu guards the account and session indexes; account.mu guards
+// one account's balances and its sessions. The order is account.mu, then
+// Server.mu (held briefly to update the session index), then wal.mu. No path
+// takes two account locks.
+package ocs

@@ -1,0 +1,228 @@
+package ocs
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/fiorix/go-diameter/v4/diam"
+	"github.com/fiorix/go-diameter/v4/diam/dict"
+
+	"github.com/dra-project/dra/peers"
+	"github.com/dra-project/dra/routing"
+	"github.com/dra-project/dra/wire"
+)
+
+// Identity is the agent's own Diameter identity, used in answers and in
+// the requests the OCS originates.
+type Identity struct{ OriginHost, OriginRealm string }
+
+// Originator sends a request the OCS originates (RAR) and calls done with
+// its answer. *routing.Router satisfies it.
+type Originator interface {
+	Originate(m wire.Msg, done func(wire.Msg))
+}
+
+// Server is the OCS: a routing.Handler for application 4.
+type Server struct {
+	cfg  Config
+	id   Identity
+	orig Originator
+	log  *slog.Logger
+	now  func() time.Time
+
+	mu       sync.RWMutex
+	accounts map[string]*account // by accountKey
+	sessions map[string]*account // by Session-Id
+
+	wal  *wal
+	stop chan struct{}
+	wg   sync.WaitGroup
+	once sync.Once
+
+	// raaHook, when set (tests), sees every RAA Result-Code.
+	raaHook func(sessionID string, code uint32)
+}
+
+var _ routing.Handler = (*Server)(nil)
+
+// New opens the durable state in cfg.DataDir, replays it, adds the
+// configured accounts it does not hold yet and starts the session timer.
+func New(cfg Config, id Identity, orig Originator, log *slog.Logger) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("ocs: %w", err)
+	}
+	s := &Server{cfg: cfg, id: id, orig: orig, log: log.With("app", "ocs"), now: time.Now,
+		accounts: map[string]*account{}, sessions: map[string]*account{}, stop: make(chan struct{})}
+	st, lastSeg, err := loadState(cfg.DataDir, s.log)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range st.Accounts {
+		s.accounts[accountKey(a.Type, a.Data)] = &account{st: a, sessions: map[string]*session{}}
+	}
+	for _, ss := range st.Sessions {
+		a := s.accounts[ss.Acct]
+		if a == nil {
+			s.log.Warn("ocs: session without account dropped", "session", ss.ID)
+			continue
+		}
+		a.sessions[ss.ID] = &session{st: ss}
+		s.sessions[ss.ID] = a
+	}
+	for _, ac := range cfg.Accounts {
+		t := subscriptionTypes[ac.Type]
+		k := accountKey(t, ac.Data)
+		if a := s.accounts[k]; a != nil {
+			a.st.Blocked = ac.Blocked
+			continue
+		}
+		s.accounts[k] = &account{st: acctState{Type: t, Data: ac.Data, Avail: ac.Balance.amounts(), Blocked: ac.Blocked},
+			sessions: map[string]*session{}}
+	}
+	s.wal, err = openWAL(cfg.DataDir, s.collect(st.Seq), lastSeg, cfg.SnapshotRecords, cfg.SnapshotInterval, s.collect, s.log)
+	if err != nil {
+		return nil, err
+	}
+	s.log.Info("ocs: state recovered", "accounts", len(s.accounts), "sessions", len(s.sessions), "seq", st.Seq)
+	s.wg.Add(1)
+	go s.sweep()
+	return s, nil
+}
+
+// collect copies the whole state for a snapshot after record seq.
+func (s *Server) collect(seq uint64) *snapshot {
+	s.mu.RLock()
+	accts := make([]*account, 0, len(s.accounts))
+	for _, a := range s.accounts {
+		accts = append(accts, a)
+	}
+	s.mu.RUnlock()
+	st := &snapshot{Seq: seq, Accounts: make([]acctState, 0, len(accts))}
+	for _, a := range accts {
+		a.mu.Lock()
+		st.Accounts = append(st.Accounts, a.st)
+		for _, ss := range a.sessions {
+			c := ss.st
+			c.Res = append([]resState(nil), ss.st.Res...)
+			st.Sessions = append(st.Sessions, c)
+		}
+		a.mu.Unlock()
+	}
+	return st
+}
+
+// Apps returns the application the agent advertises for the OCS.
+func (s *Server) Apps() []peers.App { return []peers.App{{ID: AppID}} }
+
+// Close stops the session timer, flushes the log and writes a snapshot.
+func (s *Server) Close() error {
+	var err error
+	s.once.Do(func() {
+		close(s.stop)
+		s.wg.Wait()
+		err = s.wal.close()
+	})
+	return err
+}
+
+// Account returns a view of the account of a subscription
+// (Subscription-Id-Type, Subscription-Id-Data).
+func (s *Server) Account(subType uint32, data string) (AccountInfo, bool) {
+	s.mu.RLock()
+	a := s.accounts[accountKey(subType, data)]
+	s.mu.RUnlock()
+	if a == nil {
+		return AccountInfo{}, false
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var res amounts
+	for _, ss := range a.sessions {
+		r := ss.st.reserved()
+		for k := range r {
+			res[k] += r[k]
+		}
+	}
+	return AccountInfo{Available: toBalance(a.st.Avail), Reserved: toBalance(res), Used: toBalance(a.st.Used),
+		Blocked: a.st.Blocked, Sessions: len(a.sessions)}, true
+}
+
+// lookup returns the account of a subscription, creating it in lab mode.
+func (s *Server) lookup(sub subscription) *account {
+	k := accountKey(sub.typ, sub.data)
+	s.mu.RLock()
+	a := s.accounts[k]
+	s.mu.RUnlock()
+	if a != nil || !s.cfg.LabMode {
+		return a
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if a = s.accounts[k]; a == nil {
+		a = &account{st: acctState{Type: sub.typ, Data: sub.data, Avail: s.cfg.StartingBalance.amounts()}, sessions: map[string]*session{}}
+		s.accounts[k] = a
+		s.log.Info("ocs: account created", "type", sub.typ, "data", sub.data)
+	}
+	return a
+}
+
+// ServeDiameter answers a Credit-Control-Request.
+func (s *Server) ServeDiameter(ctx context.Context, r *routing.Request) (routing.Answer, error) {
+	if r.Msg.Code() != wire.CmdCreditControl {
+		return wire.ErrorAnswer(r.Msg, wire.ErrorSpec{OriginHost: s.id.OriginHost, OriginRealm: s.id.OriginRealm,
+			ResultCode: wire.ResultCommandUnsupported, Message: "command not supported by the OCS"}), nil
+	}
+	m, err := decode(r.Msg)
+	if err != nil {
+		s.log.Debug("ocs: undecodable request", "err", err)
+		return wire.ErrorAnswer(r.Msg, wire.ErrorSpec{OriginHost: s.id.OriginHost, OriginRealm: s.id.OriginRealm,
+			ResultCode: wire.ResultUnableToComply, Message: "malformed request"}), nil
+	}
+	req, f := parseCCR(m)
+	if f != nil {
+		return s.failAnswer(m, f)
+	}
+	var ans []byte
+	switch req.reqType {
+	case requestInitial:
+		ans, err = s.initial(req)
+	case requestUpdate, requestTermination:
+		ans, err = s.update(req)
+	default:
+		ans, err = s.event(req)
+	}
+	if err != nil {
+		s.log.Error("ocs: request failed", "session", req.sid, "err", err)
+		return s.failAnswer(m, &failure{code: wire.ResultUnableToComply, msg: "internal error"})
+	}
+	return ans, nil
+}
+
+// decode parses a request with go-diameter, turning its panics into errors.
+func decode(b []byte) (m *diam.Message, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			m, err = nil, fmt.Errorf("ocs: decode: %v", v)
+		}
+	}()
+	m, err = diam.ReadMessage(bytes.NewReader(b), dict.Default)
+	if err != nil {
+		return nil, fmt.Errorf("ocs: decode: %w", err)
+	}
+	return m, nil
+}
+
+// errUnknownSession is answered 5002.
+var errUnknownSession = errors.New("ocs: unknown session")

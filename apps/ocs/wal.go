@@ -1,0 +1,354 @@
+package ocs
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// record is one durable change: the whole new state of an account and of
+// at most one session (or the session's removal). Replay sets states, so a
+// record applied twice is harmless.
+type record struct {
+	Seq  uint64     `json:"s"`
+	Acct *acctState `json:"a,omitempty"`
+	Sess *sessState `json:"x,omitempty"`
+	Del  string     `json:"del,omitempty"` // session removed
+}
+
+// snapshot is the whole state after record Seq.
+type snapshot struct {
+	Seq      uint64      `json:"seq"`
+	Accounts []acctState `json:"accounts"`
+	Sessions []sessState `json:"sessions"`
+}
+
+const snapshotFile = "snapshot.json"
+
+// ErrClosed is returned once the store is closed.
+var ErrClosed = errors.New("ocs: closed")
+
+// wal is the write-ahead log: records are framed, written in batches by
+// one goroutine and fsynced once per batch (group commit); each caller
+// waits for the batch that holds its record.
+type wal struct {
+	dir   string
+	log   *slog.Logger
+	every int
+	ival  time.Duration
+	snap  func(seq uint64) *snapshot // collects the state (takes account locks)
+
+	mu      sync.Mutex
+	seq     uint64 // last assigned
+	buf     []byte
+	waiters []chan error
+	err     error // sticky write error
+	closed  bool
+	kick    chan struct{}
+	done    chan struct{}
+
+	f        *os.File // current segment (writer goroutine only)
+	segment  uint64
+	sinceSnp int
+	lastSnp  time.Time
+}
+
+func segmentName(n uint64) string { return fmt.Sprintf("wal-%020d.log", n) }
+
+// loadState reads the snapshot and replays every segment after it. It
+// returns the state, the last sequence number and the last segment number.
+func loadState(dir string, log *slog.Logger) (*snapshot, uint64, error) {
+	st := &snapshot{}
+	b, err := os.ReadFile(filepath.Join(dir, snapshotFile))
+	switch {
+	case err == nil:
+		if err := json.Unmarshal(b, st); err != nil {
+			return nil, 0, fmt.Errorf("ocs: snapshot: %w", err)
+		}
+	case !errors.Is(err, os.ErrNotExist):
+		return nil, 0, fmt.Errorf("ocs: snapshot: %w", err)
+	}
+	segs, lastSeg, err := segments(dir)
+	if err != nil {
+		return nil, 0, err
+	}
+	accts := map[string]*acctState{}
+	for i := range st.Accounts {
+		a := &st.Accounts[i]
+		accts[accountKey(a.Type, a.Data)] = a
+	}
+	sess := map[string]*sessState{}
+	for i := range st.Sessions {
+		sess[st.Sessions[i].ID] = &st.Sessions[i]
+	}
+	seq := st.Seq
+	for _, name := range segs {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			return nil, 0, fmt.Errorf("ocs: read %s: %w", name, err)
+		}
+		payloads, good := splitFrames(b)
+		if good != len(b) {
+			log.Warn("ocs: torn tail in log ignored", "segment", name, "offset", good, "bytes", len(b)-good)
+		}
+		for _, p := range payloads {
+			var r record
+			if err := json.Unmarshal(p, &r); err != nil {
+				return nil, 0, fmt.Errorf("ocs: %s: record: %w", name, err)
+			}
+			if r.Seq <= st.Seq {
+				continue
+			}
+			seq = max(seq, r.Seq)
+			if r.Acct != nil {
+				a := *r.Acct
+				accts[accountKey(a.Type, a.Data)] = &a
+			}
+			if r.Sess != nil {
+				s := *r.Sess
+				sess[s.ID] = &s
+			}
+			if r.Del != "" {
+				delete(sess, r.Del)
+			}
+		}
+	}
+	out := &snapshot{Seq: seq}
+	for _, a := range accts {
+		out.Accounts = append(out.Accounts, *a)
+	}
+	for _, s := range sess {
+		out.Sessions = append(out.Sessions, *s)
+	}
+	return out, lastSeg, nil
+}
+
+// segments lists the log segments in order.
+func segments(dir string) ([]string, uint64, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, 0, fmt.Errorf("ocs: %w", err)
+	}
+	var names []string
+	var last uint64
+	for _, e := range ents {
+		n := e.Name()
+		if !strings.HasPrefix(n, "wal-") || !strings.HasSuffix(n, ".log") {
+			continue
+		}
+		var k uint64
+		if _, err := fmt.Sscanf(n, "wal-%d.log", &k); err != nil {
+			continue
+		}
+		names = append(names, n)
+		last = max(last, k)
+	}
+	slices.Sort(names)
+	return names, last, nil
+}
+
+// openWAL starts the log after recovery: it writes st as the snapshot,
+// starts a new segment and removes the old ones.
+func openWAL(dir string, st *snapshot, lastSeg uint64, every int, ival time.Duration, snap func(uint64) *snapshot, log *slog.Logger) (*wal, error) {
+	w := &wal{dir: dir, log: log, every: every, ival: ival, snap: snap, seq: st.Seq, segment: lastSeg,
+		kick: make(chan struct{}, 1), done: make(chan struct{})}
+	if err := w.rotate(st); err != nil {
+		return nil, err
+	}
+	go w.run()
+	return w, nil
+}
+
+// append assigns the record its sequence number and queues it. Call it
+// with the lock of the state the record describes, so that records of one
+// account are queued in the order they were applied; wait on the channel
+// after releasing that lock.
+func (w *wal) append(r *record) <-chan error {
+	ch := make(chan error, 1)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err != nil || w.closed {
+		ch <- cmpErr(w.err)
+		return ch
+	}
+	w.seq++
+	r.Seq = w.seq
+	p, err := json.Marshal(r)
+	if err != nil {
+		ch <- fmt.Errorf("ocs: encode record: %w", err)
+		return ch
+	}
+	w.buf = appendFrame(w.buf, p)
+	w.waiters = append(w.waiters, ch)
+	select {
+	case w.kick <- struct{}{}:
+	default:
+	}
+	return ch
+}
+
+func cmpErr(err error) error {
+	if err == nil {
+		return ErrClosed
+	}
+	return err
+}
+
+// run writes and syncs batches until close.
+func (w *wal) run() {
+	defer close(w.done)
+	tick := time.NewTicker(w.ival)
+	defer tick.Stop()
+	for {
+		closing := false
+		select {
+		case <-w.kick:
+		case <-tick.C:
+		}
+		w.mu.Lock()
+		buf, waiters := w.buf, w.waiters
+		w.buf, w.waiters = nil, nil
+		closing = w.closed
+		w.mu.Unlock()
+		if len(waiters) > 0 {
+			err := w.write(buf)
+			for _, ch := range waiters {
+				ch <- err
+			}
+			w.sinceSnp += len(waiters)
+		}
+		if closing {
+			return
+		}
+		if w.sinceSnp >= w.every || (w.sinceSnp > 0 && time.Since(w.lastSnp) >= w.ival) {
+			w.mu.Lock()
+			seq, failed := w.seq, w.err != nil
+			w.mu.Unlock()
+			if !failed {
+				if err := w.rotate(w.snap(seq)); err != nil {
+					w.log.Error("ocs: snapshot failed", "err", err)
+				}
+			}
+		}
+	}
+}
+
+// write appends a batch to the segment and syncs it.
+func (w *wal) write(b []byte) error {
+	_, err := w.f.Write(b)
+	if err == nil {
+		err = w.f.Sync()
+	}
+	if err != nil {
+		err = fmt.Errorf("ocs: write log: %w", err)
+		w.log.Error("ocs: log write failed; refusing further changes", "err", err)
+		w.mu.Lock()
+		w.err = err
+		w.mu.Unlock()
+	}
+	return err
+}
+
+// rotate writes a snapshot, starts a new segment and removes the older
+// ones. Records queued meanwhile with sequence numbers up to st.Seq land in
+// the new segment and are skipped on replay.
+func (w *wal) rotate(st *snapshot) error {
+	b, err := json.Marshal(st)
+	if err != nil {
+		return fmt.Errorf("ocs: encode snapshot: %w", err)
+	}
+	tmp := filepath.Join(w.dir, snapshotFile+".tmp")
+	if err := writeSync(tmp, b); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, filepath.Join(w.dir, snapshotFile)); err != nil {
+		return fmt.Errorf("ocs: snapshot: %w", err)
+	}
+	w.segment++
+	f, err := os.OpenFile(filepath.Join(w.dir, segmentName(w.segment)), os.O_CREATE|os.O_WRONLY|os.O_APPEND|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("ocs: open log: %w", err)
+	}
+	if err := syncDir(w.dir); err != nil {
+		f.Close()
+		return err
+	}
+	old := w.f
+	w.f = f
+	if old != nil {
+		old.Close()
+	}
+	names, _, err := segments(w.dir)
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		if n != segmentName(w.segment) {
+			os.Remove(filepath.Join(w.dir, n))
+		}
+	}
+	w.sinceSnp = 0
+	w.lastSnp = time.Now()
+	return nil
+}
+
+// close flushes what is queued, writes a last snapshot and closes the log.
+func (w *wal) close() error {
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		return nil
+	}
+	w.closed = true
+	w.mu.Unlock()
+	select {
+	case w.kick <- struct{}{}:
+	default:
+	}
+	<-w.done
+	w.mu.Lock()
+	seq, failed := w.seq, w.err
+	w.mu.Unlock()
+	var err error
+	if failed == nil {
+		err = w.rotate(w.snap(seq))
+	}
+	return errors.Join(err, w.f.Close())
+}
+
+func writeSync(name string, b []byte) error {
+	f, err := os.Create(name)
+	if err != nil {
+		return fmt.Errorf("ocs: %w", err)
+	}
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("ocs: write %s: %w", name, err)
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("ocs: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("ocs: sync %s: %w", dir, err)
+	}
+	return nil
+}

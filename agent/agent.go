@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/dra-project/dra/admin"
 	"github.com/dra-project/dra/configs"
 	"github.com/dra-project/dra/peers"
 	"github.com/dra-project/dra/routing"
@@ -23,7 +24,13 @@ type Agent struct {
 	log    *slog.Logger
 	peers  *peers.Manager
 	router *routing.Router
+	admin  *admin.Server
+	path   string // the configuration file, for reloads; "" for the embedded one
 }
+
+// SetConfigPath records the file the configuration came from, so that the
+// admin API can reload it.
+func (a *Agent) SetConfigPath(path string) { a.path = path }
 
 // New builds an agent from a validated configuration.
 func New(cfg *configs.Config, log *slog.Logger) (*Agent, error) {
@@ -47,12 +54,17 @@ func New(cfg *configs.Config, log *slog.Logger) (*Agent, error) {
 	}
 	a.router.Attach(m)
 	a.peers = m
+	a.admin = admin.New(cfg.Admin, backend{a}, log)
 	return a, nil
 }
 
 // Start opens the listeners and starts dialing peers.
 func (a *Agent) Start() error {
+	if err := a.admin.Start(); err != nil {
+		return fmt.Errorf("agent: admin api: %w", err)
+	}
 	if err := a.peers.Start(); err != nil {
+		a.admin.Shutdown(context.Background())
 		return fmt.Errorf("agent: %w", err)
 	}
 	cfg := a.cfg.Load()
@@ -65,6 +77,7 @@ func (a *Agent) Shutdown(ctx context.Context) error {
 	a.log.Info("agent stopping: disconnecting peers")
 	err := a.peers.Shutdown(ctx)
 	a.router.Close()
+	a.admin.Shutdown(ctx)
 	return err
 }
 
@@ -134,6 +147,9 @@ func RouterOptions(cfg *configs.Config, log *slog.Logger) routing.Options {
 
 // Peers returns the peer manager.
 func (a *Agent) Peers() *peers.Manager { return a.peers }
+
+// AdminAddr is the admin API's bound address, "" when it is off.
+func (a *Agent) AdminAddr() string { return a.admin.Addr() }
 
 // Addrs returns the bound listener addresses.
 func (a *Agent) Addrs() []net.Addr { return a.peers.Addrs() }

@@ -1,6 +1,10 @@
 package configs
 
-import "time"
+import (
+	"time"
+
+	"github.com/dra-project/dra/admin"
+)
 
 // Config is the whole agent configuration.
 type Config struct {
@@ -17,8 +21,11 @@ type Config struct {
 	// Routes is the realm routing table (RFC 6733 §2.7).
 	Routes []Route `mapstructure:"routes"`
 	Timers Timers  `mapstructure:"timers"`
-	Limits Limits  `mapstructure:"limits"`
-	Log    Log     `mapstructure:"log"`
+	// Admin is the HTTP admin API (health, readiness, peers, routes,
+	// reload, disconnect).
+	Admin  admin.Config `mapstructure:"admin"`
+	Limits Limits       `mapstructure:"limits"`
+	Log    Log          `mapstructure:"log"`
 }
 
 // Identity is what the agent says about itself in CER/CEA and in the

@@ -301,7 +301,7 @@ func (m *Manager) Disconnect(identity string) error {
 		return fmt.Errorf("%w: %s", ErrUnknownPeer, identity)
 	}
 	if p.sendDPR(CauseRebooting, false) == nil {
-		return fmt.Errorf("peers: %s is not open", identity)
+		return fmt.Errorf("%w: %s", ErrNotOpen, identity)
 	}
 	return nil
 }

@@ -3,15 +3,16 @@ package peers
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/binary"
 	"log/slog"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/dra-project/dra/configs"
 	"github.com/dra-project/dra/test/fdtest"
 	"github.com/dra-project/dra/wire"
 )
@@ -546,28 +547,32 @@ func TestMutualTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	leaf := func(id string) configs.TLS {
-		cert, key, err := fdtest.GenerateLeaf(dir, ca, id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return configs.TLS{CertFile: cert, KeyFile: key, CAFile: ca.CertFile, ClientAuth: "require"}
-	}
-	btls := leaf("b.test")
-	stls, err := btls.ServerTLS()
+	pemCA, err := os.ReadFile(ca.CertFile)
 	if err != nil {
 		t.Fatal(err)
 	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pemCA)
+	leaf := func(id string) tls.Certificate {
+		certFile, keyFile, err := fdtest.GenerateLeaf(dir, ca, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cert
+	}
+	client := func(id string) *tls.Config {
+		return &tls.Config{Certificates: []tls.Certificate{leaf(id)}, RootCAs: pool, ServerName: "b.test"}
+	}
+	stls := &tls.Config{Certificates: []tls.Certificate{leaf("b.test")}, ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert}
 	bo := fastOpts("b.test")
 	bo.Listeners = []Listener{{Addr: "127.0.0.1:0", TLS: stls, VerifyIdentity: true}}
 	b := startNode(t, bo)
 
-	atls := leaf("a.test")
-	atls.ClientAuth = ""
-	ctls, err := atls.ClientTLS("b.test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctls := client("a.test")
 	ao := fastOpts("a.test")
 	ao.Peers = []PeerConfig{{Identity: "b.test", Addr: b.addr(), Connect: true, TLS: ctls, VerifyIdentity: true}}
 	a := startNode(t, ao)
@@ -578,9 +583,7 @@ func TestMutualTLS(t *testing.T) {
 	waitState(t, a, "b.test", StateIOpen, 3*time.Second)
 
 	// A client whose certificate names another identity is refused.
-	etls := leaf("evil.test")
-	etls.ClientAuth = ""
-	ectls, _ := etls.ClientTLS("b.test")
+	ectls := client("evil.test")
 	eo := fastOpts("a2.test")
 	eo.Reconnect, eo.ReconnectMax = 5*time.Second, 5*time.Second
 	eo.Peers = []PeerConfig{{Identity: "b.test", Addr: b.addr(), Connect: true, TLS: ectls}}

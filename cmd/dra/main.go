@@ -19,7 +19,25 @@ func main() {
 }
 
 func run(args []string) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "peers", "routes", "reload", "stats", "disconnect":
+			return ctl(args[0], args[1:])
+		case "check":
+			return check(args[1:])
+		}
+	}
 	fs := flag.NewFlagSet("dra", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), `usage: dra [-config FILE]            run the agent
+       dra check -config FILE          validate a configuration and show what a reload would change
+       dra peers|routes|stats [-admin ADDR]
+       dra reload [-admin ADDR] [-token TOKEN]
+       dra disconnect [-admin ADDR] [-token TOKEN] IDENTITY   (env DRA_ADMIN_ADDRESS, DRA_ADMIN_TOKEN)
+
+`)
+		fs.PrintDefaults()
+	}
 	cfgPath := fs.String("config", os.Getenv("DRA_CONFIG"), "YAML configuration `file` (default: the embedded configuration; env DRA_CONFIG)")
 	printDefault := fs.Bool("print-default-config", false, "print the embedded default configuration and exit")
 	if err := fs.Parse(args); err != nil {
@@ -40,6 +58,7 @@ func run(args []string) int {
 		log.Error("cannot build agent", "err", err)
 		return 1
 	}
+	a.SetConfigPath(*cfgPath)
 	// Signals are caught before the listeners open, so that a stop during
 	// start-up still disconnects cleanly.
 	sig := make(chan os.Signal, 1)

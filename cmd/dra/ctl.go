@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/dra-project/dra/admin"
+	"github.com/dra-project/dra/configs"
+)
+
+// ctl runs one admin API command against a running agent.
+func ctl(cmd string, args []string) int {
+	fs := flag.NewFlagSet("dra "+cmd, flag.ContinueOnError)
+	addr := fs.String("admin", envOr("DRA_ADMIN_ADDRESS", "127.0.0.1:9868"), "admin API `address` of the running agent")
+	token := fs.String("token", os.Getenv("DRA_ADMIN_TOKEN"), "admin API `token` (reload, disconnect)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	c := admin.Client{Addr: *addr, Token: *token}
+	ctx, cancel := context.WithTimeout(context.Background(), 70*time.Second)
+	defer cancel()
+	var err error
+	switch cmd {
+	case "peers":
+		var ps []admin.PeerView
+		if ps, err = c.Peers(ctx); err == nil {
+			admin.WriteTable(os.Stdout, ps)
+		}
+	case "routes":
+		var rs []admin.RouteView
+		if rs, err = c.Routes(ctx); err == nil {
+			admin.WriteRoutes(os.Stdout, rs)
+		}
+	case "stats":
+		var st *admin.StatsView
+		if st, err = c.Stats(ctx); err == nil {
+			fmt.Printf("%+v\n", *st)
+		}
+	case "reload":
+		var restart []string
+		if restart, err = c.Reload(ctx); err == nil {
+			fmt.Println("reloaded")
+			if len(restart) > 0 {
+				fmt.Println("needs a restart to take effect:", restart)
+			}
+		}
+	case "disconnect":
+		if fs.NArg() != 1 {
+			fmt.Fprintln(os.Stderr, "usage: dra disconnect IDENTITY")
+			return 2
+		}
+		if err = c.Disconnect(ctx, fs.Arg(0)); err == nil {
+			fmt.Println("DPR sent to", fs.Arg(0))
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "dra %s: %v\n", cmd, err)
+		return 1
+	}
+	return 0
+}
+
+// check validates a configuration file without starting anything, and
+// shows what a reload would change against the one a running agent serves
+// (when its admin API answers).
+func check(args []string) int {
+	fs := flag.NewFlagSet("dra check", flag.ContinueOnError)
+	path := fs.String("config", os.Getenv("DRA_CONFIG"), "configuration `file` to check")
+	addr := fs.String("admin", envOr("DRA_ADMIN_ADDRESS", "127.0.0.1:9868"), "admin API `address` of a running agent to compare with")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg, err := configs.Load(*path)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "dra check: %v\n", err)
+		return 1
+	}
+	fmt.Printf("%s: valid (%d listeners, %d peers, %d routes)\n", orDefault(*path), len(cfg.Listen), len(cfg.Peers), len(cfg.Routes))
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	running, err := (&admin.Client{Addr: *addr}).Routes(ctx)
+	if err != nil {
+		fmt.Printf("no running agent at %s to compare with (%v)\n", *addr, err)
+		return 0
+	}
+	names := map[string]bool{}
+	for _, r := range running {
+		names[r.Name] = true
+	}
+	var added, kept []string
+	for i, r := range cfg.Routes {
+		name := r.Name
+		if name == "" {
+			name = fmt.Sprintf("route%d", i)
+		}
+		if names[name] {
+			kept = append(kept, name)
+			delete(names, name)
+		} else {
+			added = append(added, name)
+		}
+	}
+	var removed []string
+	for n := range names {
+		removed = append(removed, n)
+	}
+	slices.Sort(removed)
+	fmt.Printf("against the agent at %s: routes added %v, removed %v, kept (possibly changed) %v\n", *addr, added, removed, kept)
+	return 0
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+func orDefault(p string) string {
+	if p == "" {
+		return "embedded configuration"
+	}
+	return p
+}

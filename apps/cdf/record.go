@@ -59,6 +59,9 @@ func AVPKey(code, vendor uint32) string {
 // MarshalJSON encodes r as one journal line (without the newline): the
 // fixed fields first, then the AVP keys in sorted order.
 func (r Record) MarshalJSON() ([]byte, error) {
+	if !validYear(r.Time) || (r.EventTimestamp != nil && !validYear(*r.EventTimestamp)) {
+		return nil, fmt.Errorf("cdf: encode: time outside years 0000..9999")
+	}
 	var b bytes.Buffer
 	b.WriteByte('{')
 	field := func(k string, v any) error {
@@ -140,6 +143,9 @@ func (r *Record) UnmarshalJSON(data []byte) error {
 		if err != nil {
 			return nil, fmt.Errorf("cdf: decode %s: %w", k, err)
 		}
+		if !validYear(t) {
+			return nil, fmt.Errorf("cdf: decode %s: year outside 0000..9999 in UTC", k)
+		}
 		return &t, nil
 	}
 	t, err := tm("time")
@@ -179,4 +185,10 @@ func (r *Record) UnmarshalJSON(data []byte) error {
 		r.AVPs[k] = x
 	}
 	return nil
+}
+
+// validYear reports whether t in UTC has a four-digit year (RFC 3339).
+func validYear(t time.Time) bool {
+	y := t.UTC().Year()
+	return y >= 0 && y <= 9999
 }

@@ -116,7 +116,7 @@ func TestCrashRecovery(t *testing.T) {
 					if err != nil {
 						return // the CDF was killed
 					}
-					if code := resultCode(t, ans); code != 2001 {
+					if code := answerCode(ans); code != 2001 {
 						t.Errorf("%s #%d: %d before the crash", sid, num, code)
 						return
 					}

@@ -129,3 +129,13 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// answerCode is the Result-Code of m, 0 when absent; safe off the test
+// goroutine.
+func answerCode(m *diam.Message) uint32 {
+	if a := top(m, avp.ResultCode); a != nil {
+		v, _ := avpUint32(a)
+		return v
+	}
+	return 0
+}

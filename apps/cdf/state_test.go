@@ -171,3 +171,23 @@ func TestACAContents(t *testing.T) {
 		})
 	}
 }
+
+func TestJournalUnavailable(t *testing.T) {
+	for _, stateful := range []bool{true, false} {
+		t.Run(fmt.Sprint("stateful=", stateful), func(t *testing.T) {
+			cfg := testConfig(t)
+			cfg.Stateful = stateful
+			s := startServer(t, cfg)
+			s.Close()
+			if got := resultCode(t, serve(t, s, newACR("c;1", StartRecord, 0))); got != 4002 {
+				t.Fatalf("START with a closed journal: %d, want 4002", got)
+			}
+			if stateful {
+				txn := s.table.db.Txn(false)
+				if s.table.get(txn, "c;1", time.Now()) != nil {
+					t.Error("session kept although its START was not written")
+				}
+			}
+		})
+	}
+}

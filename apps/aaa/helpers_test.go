@@ -228,6 +228,16 @@ func (n *nas) read() {
 // call sends a request and waits for its answer.
 func (n *nas) call(t testing.TB, m *diam.Message) *diam.Message {
 	t.Helper()
+	a, err := n.try(m, 10*time.Second)
+	if err != nil {
+		t.Fatalf("command %d: %v", m.Header.CommandCode, err)
+	}
+	return a
+}
+
+// try sends a request and waits for its answer, the connection's end, or
+// the timeout.
+func (n *nas) try(m *diam.Message, timeout time.Duration) (*diam.Message, error) {
 	id := n.hbh.Add(1)
 	m.Header.HopByHopID, m.Header.EndToEndID = id, id
 	ch := make(chan *diam.Message, 1)
@@ -235,14 +245,20 @@ func (n *nas) call(t testing.TB, m *diam.Message) *diam.Message {
 	n.wait[id] = ch
 	n.mu.Unlock()
 	if err := n.write(m); err != nil {
-		t.Fatalf("send: %v", err)
+		return nil, err
 	}
 	select {
 	case a := <-ch:
-		return a
-	case <-time.After(10 * time.Second):
-		t.Fatalf("no answer to command %d", m.Header.CommandCode)
-		return nil
+		return a, nil
+	case <-n.done:
+		select {
+		case a := <-ch:
+			return a, nil
+		default:
+		}
+		return nil, errors.New("connection closed")
+	case <-time.After(timeout):
+		return nil, errors.New("no answer")
 	}
 }
 

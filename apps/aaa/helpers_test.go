@@ -352,3 +352,9 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// openAppend opens the session log for appending, as a crashed writer
+// left it.
+func openAppend(dir string) (*os.File, error) {
+	return os.OpenFile(filepath.Join(dir, walName), os.O_WRONLY|os.O_APPEND, 0o600)
+}

@@ -1,0 +1,73 @@
+package aaa
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestConfigValidate(t *testing.T) {
+	tests := []struct {
+		name    string
+		mod     func(*Config)
+		wantErr string
+	}{
+		{"defaults", func(*Config) {}, ""},
+		{"no data dir", func(c *Config) { c.DataDir = "" }, "aaa.data_dir"},
+		{"no users outside lab", func(c *Config) { c.Lab = false }, "aaa.users_file"},
+		{"bad pool", func(c *Config) { c.Pool = "10.0.0.0" }, "aaa.pool"},
+		{"ipv6 pool", func(c *Config) { c.Pool = "2001:db8::/64" }, "aaa.pool"},
+		{"negative timeout", func(c *Config) { c.SessionTimeout = -time.Second }, "aaa.session_timeout"},
+		{"fractional lifetime", func(c *Config) { c.AuthorizationLifetime = 1500 * time.Millisecond }, "aaa.authorization_lifetime"},
+		{"huge grace", func(c *Config) { c.AuthGracePeriod = 1 << 62 }, "aaa.auth_grace_period"},
+		{"zero expiry interval", func(c *Config) { c.ExpiryInterval = 0 }, "aaa.expiry_interval"},
+		{"zero answer timeout", func(c *Config) { c.AnswerTimeout = 0 }, "aaa.answer_timeout"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := DefaultConfig()
+			tt.mod(&c)
+			err := c.Validate()
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("error %v, want one naming %s", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestWALTornTail(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.ExpiryInterval = time.Hour
+	srv, err := New(cfg, Identity{OriginHost: draHost, OriginRealm: draRealm}, nil, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"a", "b"} {
+		if _, err := srv.authorize(id, LabUser, "nas", nasRealm); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv.Close()
+	// A half-written record after the good ones is ignored.
+	f, err := openAppend(cfg.DataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := appendRecord(nil, record{Op: opDel, ID: "a"})
+	f.Write(rec[:len(rec)-3])
+	f.Close()
+	srv, err = New(cfg, Identity{OriginHost: draHost, OriginRealm: draRealm}, nil, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	if len(srv.Sessions()) != 2 {
+		t.Fatalf("%d sessions, want 2", len(srv.Sessions()))
+	}
+}

@@ -2,7 +2,6 @@ package aaa
 
 import (
 	"errors"
-	"net/netip"
 	"time"
 
 	"github.com/fiorix/go-diameter/v4/diam"
@@ -171,6 +170,3 @@ func ceilSeconds(d time.Duration) uint32 {
 	}
 	return uint32((d + time.Second - 1) / time.Second)
 }
-
-// framedIP decodes a Framed-IP-Address payload.
-func framedIP(b []byte) (netip.Addr, bool) { return netip.AddrFromSlice(b) }

@@ -32,7 +32,7 @@ const chapMD5 = 5
 // Authentication uses CHAP-Auth when present, else User-Password (PAP).
 // CHAP needs CHAP-Challenge: Diameter has no RADIUS Request Authenticator,
 // and a RADIUS/Diameter translation agent copies it into CHAP-Challenge
-// (RFC 7155 §9.2.2), so an AAR with CHAP-Auth and no CHAP-Challenge is
+// (RFC 7155 §9, RADIUS/Diameter interactions), so an AAR with CHAP-Auth and no CHAP-Challenge is
 // answered 5005 naming CHAP-Challenge. AUTHENTICATE_ONLY answers without
 // opening a session; AUTHORIZE_ONLY authorizes a known user without
 // credentials (an unknown user gets 5003).

@@ -62,7 +62,10 @@ func (rt *Router) decide(ctx context.Context, r *Request) (Answer, error) {
 // serveLocal hands a request to the local application serving it.
 func (rt *Router) serveLocal(ctx context.Context, r *Request) (Answer, error) {
 	if h, ok := r.gen.opts.Local[r.Msg.AppID()]; ok {
-		return h.ServeDiameter(ctx, r)
+		if !rt.submitLocal(r, h) {
+			return rt.errorAnswer(r, wire.ResultTooBusy, "local application overloaded"), nil
+		}
+		return nil, nil // answered by a worker
 	}
 	if !r.Msg.IsProxiable() && !(len(r.DestHost) > 0 && bytes.EqualFold(r.DestHost, []byte(rt.local.OriginHost))) {
 		return rt.errorAnswer(r, wire.ResultCommandUnsupported, "non-proxiable request for an application the agent does not serve"), nil

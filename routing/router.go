@@ -40,15 +40,16 @@ type Options struct {
 
 // Router is the peers.Handler that routes every application message.
 type Router struct {
-	peers  *peers.Manager
-	local  *peers.Local
-	log    *slog.Logger
-	gen    atomic.Pointer[generation]
-	wheel  *wheel
-	stats  Stats
-	e2e    atomic.Uint32 // End-to-End ids of originated requests
-	redir  *redirectCache
-	cancel context.CancelFunc
+	peers     *peers.Manager
+	local     *peers.Local
+	log       *slog.Logger
+	gen       atomic.Pointer[generation]
+	wheel     *wheel
+	stats     Stats
+	e2e       atomic.Uint32 // End-to-End ids of originated requests
+	redir     *redirectCache
+	localPool localPool
+	cancel    context.CancelFunc
 }
 
 // generation is one configuration's routing state; a request keeps the
@@ -101,8 +102,12 @@ func (rt *Router) Update(table *realm.Table, opts Options) {
 // Table returns the routing table in use.
 func (rt *Router) Table() *realm.Table { return rt.gen.Load().table }
 
-// Close stops the router's timer.
-func (rt *Router) Close() { rt.cancel() }
+// Close stops the router's timer and local application workers. Call it
+// after the peers are shut down.
+func (rt *Router) Close() {
+	rt.cancel()
+	rt.stopLocal()
+}
 
 // Stats returns the router's counters.
 func (rt *Router) Stats() *Stats { return &rt.stats }

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -12,6 +13,9 @@ import (
 	"time"
 
 	"github.com/dra-project/dra/admin"
+	"github.com/dra-project/dra/apps/aaa"
+	"github.com/dra-project/dra/apps/cdf"
+	"github.com/dra-project/dra/apps/ocs"
 	"github.com/dra-project/dra/configs"
 	"github.com/dra-project/dra/peers"
 	"github.com/dra-project/dra/routing"
@@ -25,6 +29,7 @@ type Agent struct {
 	peers  *peers.Manager
 	router *routing.Router
 	admin  *admin.Server
+	apps   *localApps
 	path   string // the configuration file, for reloads; "" for the embedded one
 }
 
@@ -45,11 +50,18 @@ func New(cfg *configs.Config, log *slog.Logger) (*Agent, error) {
 	a := &Agent{log: log}
 	a.cfg.Store(cfg)
 	a.router = routing.New(table, RouterOptions(cfg, log))
+	if a.apps, err = startApps(cfg, a.router, log); err != nil {
+		a.router.Close()
+		return nil, err
+	}
+	a.router.Update(table, a.routerOptions(cfg))
+	opts.Local.Apps = append(opts.Local.Apps, a.apps.adverts...)
 	opts.Logger = log
 	opts.Handler = a.router
 	m, err := peers.New(opts)
 	if err != nil {
 		a.router.Close()
+		a.apps.close()
 		return nil, fmt.Errorf("agent: %w", err)
 	}
 	a.router.Attach(m)
@@ -78,7 +90,7 @@ func (a *Agent) Shutdown(ctx context.Context) error {
 	err := a.peers.Shutdown(ctx)
 	a.router.Close()
 	a.admin.Shutdown(ctx)
-	return err
+	return errors.Join(err, a.apps.close())
 }
 
 // Reload applies a new configuration's routing table and router settings
@@ -107,7 +119,10 @@ func (a *Agent) Reload(cfg *configs.Config) (needRestart []string, err error) {
 	if old.Timers != cfg.Timers || old.Limits != cfg.Limits {
 		needRestart = append(needRestart, "timers/limits")
 	}
-	a.router.Update(table, RouterOptions(cfg, a.log))
+	if fmt.Sprint(old.Apps) != fmt.Sprint(cfg.Apps) {
+		needRestart = append(needRestart, "apps")
+	}
+	a.router.Update(table, a.routerOptions(cfg))
 	a.cfg.Store(cfg)
 	a.log.Info("configuration reloaded", "routes", table.Len(), "needs_restart", needRestart)
 	return needRestart, nil
@@ -130,6 +145,22 @@ func (a *Agent) Ready() (bool, string) {
 	}
 	return true, "ready"
 }
+
+// routerOptions are RouterOptions with the running local applications.
+func (a *Agent) routerOptions(cfg *configs.Config) routing.Options {
+	o := RouterOptions(cfg, a.log)
+	o.Local = a.apps.handlers
+	return o
+}
+
+// CDF, OCS and AAA return the local applications (nil when disabled).
+func (a *Agent) CDF() *cdf.Server { return a.apps.CDF }
+
+// OCS returns the embedded OCS, nil when disabled.
+func (a *Agent) OCS() *ocs.Server { return a.apps.OCS }
+
+// AAA returns the embedded AAA server, nil when disabled.
+func (a *Agent) AAA() *aaa.Server { return a.apps.AAA }
 
 // Router returns the router.
 func (a *Agent) Router() *routing.Router { return a.router }

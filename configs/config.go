@@ -4,7 +4,36 @@ import (
 	"time"
 
 	"github.com/dra-project/dra/admin"
+	"github.com/dra-project/dra/apps/aaa"
+	"github.com/dra-project/dra/apps/cdf"
+	"github.com/dra-project/dra/apps/ocs"
 )
+
+// Apps configures the local applications; each is off unless enabled.
+type Apps struct {
+	CDF CDF `mapstructure:"cdf"`
+	OCS OCS `mapstructure:"ocs"`
+	AAA AAA `mapstructure:"aaa"`
+}
+
+// CDF is the embedded charging data function (Rf accounting, application 3).
+type CDF struct {
+	Enabled    bool `mapstructure:"enabled"`
+	cdf.Config `mapstructure:",squash"`
+}
+
+// OCS is the embedded online charging system (Gy/Ro credit control,
+// application 4).
+type OCS struct {
+	Enabled    bool `mapstructure:"enabled"`
+	ocs.Config `mapstructure:",squash"`
+}
+
+// AAA is the embedded NASREQ server (application 1).
+type AAA struct {
+	Enabled    bool `mapstructure:"enabled"`
+	aaa.Config `mapstructure:",squash"`
+}
 
 // Config is the whole agent configuration.
 type Config struct {
@@ -23,9 +52,12 @@ type Config struct {
 	Timers Timers  `mapstructure:"timers"`
 	// Admin is the HTTP admin API (health, readiness, peers, routes,
 	// reload, disconnect).
-	Admin  admin.Config `mapstructure:"admin"`
-	Limits Limits       `mapstructure:"limits"`
-	Log    Log          `mapstructure:"log"`
+	Admin admin.Config `mapstructure:"admin"`
+	// Apps are the applications the agent serves itself (route action
+	// local, or Destination-Host naming the agent).
+	Apps   Apps   `mapstructure:"apps"`
+	Limits Limits `mapstructure:"limits"`
+	Log    Log    `mapstructure:"log"`
 }
 
 // Identity is what the agent says about itself in CER/CEA and in the

@@ -122,3 +122,33 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestLabConfigWhenNoFile(t *testing.T) {
+	c, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Apps.CDF.Enabled || !c.Apps.OCS.Enabled || !c.Apps.AAA.Enabled || !c.Apps.OCS.LabMode || !c.Apps.AAA.Lab {
+		t.Errorf("lab applications not enabled: %+v", c.Apps)
+	}
+	if len(c.Routes) != 1 || c.Routes[0].Action != "local" || c.Routes[0].Realm != c.Identity.OriginRealm {
+		t.Errorf("lab route: %+v", c.Routes)
+	}
+	p, err := Parse(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Apps.CDF.Enabled || p.Apps.OCS.Enabled || p.Apps.AAA.Enabled {
+		t.Error("applications enabled without the lab configuration")
+	}
+	if p.Apps.OCS.DefaultGrant.Octets == 0 {
+		t.Error("application defaults not applied")
+	}
+}
+
+func TestEnabledApplicationIsValidated(t *testing.T) {
+	_, err := Parse([]byte("apps:\n  ocs:\n    enabled: true\n    data_dir: \"\"\n"))
+	if err == nil || !strings.Contains(err.Error(), "data_dir") {
+		t.Fatalf("err = %v", err)
+	}
+}

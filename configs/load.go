@@ -10,10 +10,17 @@ import (
 
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/spf13/viper"
+
+	"github.com/dra-project/dra/apps/aaa"
+	"github.com/dra-project/dra/apps/cdf"
+	"github.com/dra-project/dra/apps/ocs"
 )
 
 //go:embed default.yaml
 var defaultYAML []byte
+
+//go:embed lab.yaml
+var labYAML []byte
 
 // DefaultYAML returns the embedded default configuration file.
 func DefaultYAML() []byte { return bytes.Clone(defaultYAML) }
@@ -26,7 +33,7 @@ const EnvPrefix = "DRA"
 // path (none when path is empty), then DRA_* environment variables. The
 // result is normalized and validated; an error names the field and why.
 func Load(path string) (*Config, error) {
-	var file []byte
+	file := labYAML // no file: the lab configuration
 	if path != "" {
 		b, err := os.ReadFile(path)
 		if err != nil {
@@ -68,7 +75,13 @@ func parse(file []byte, lookupEnv func(string) (string, bool)) (*Config, error) 
 			v.Set(key, val)
 		}
 	}
-	var c Config
+	// Application settings start from their packages' defaults; the file
+	// overrides what it names.
+	c := Config{Apps: Apps{
+		CDF: CDF{Config: cdf.DefaultConfig()},
+		OCS: OCS{Config: ocs.DefaultConfig()},
+		AAA: AAA{Config: aaa.DefaultConfig()},
+	}}
 	err := v.UnmarshalExact(&c, viper.DecodeHook(mapstructure.ComposeDecodeHookFunc(
 		mapstructure.StringToTimeDurationHookFunc(),
 		mapstructure.StringToSliceHookFunc(","),

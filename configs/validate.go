@@ -81,6 +81,16 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
+	for _, app := range []struct {
+		on  bool
+		err func() error
+	}{{c.Apps.CDF.Enabled, c.Apps.CDF.Validate}, {c.Apps.OCS.Enabled, c.Apps.OCS.Validate}, {c.Apps.AAA.Enabled, c.Apps.AAA.Validate}} {
+		if app.on {
+			if err := app.err(); err != nil {
+				v.errs = append(v.errs, fmt.Errorf("%w: apps: %w", ErrInvalid, err))
+			}
+		}
+	}
 	if err := c.Admin.Validate(); err != nil {
 		v.errs = append(v.errs, fmt.Errorf("%w: %w", ErrInvalid, err))
 	}

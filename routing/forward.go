@@ -154,7 +154,9 @@ func (rt *Router) pick(r *Request) *peers.Active {
 		n := 0
 		for _, ref := range g.Peers {
 			p := rt.peers.Peer(ref.Host)
-			if p == nil || r.triedPeer(p) {
+			// Never back to the peer the request came from: that is a
+			// loop in the making (RFC 6733 §6.1.7).
+			if p == nil || p == r.Ingress || r.triedPeer(p) {
 				continue
 			}
 			a := p.Active()

@@ -222,9 +222,9 @@ routes:
 //     peer listed there, so the agent is no candidate and freeDiameter
 //     answers 3002 DIAMETER_UNABLE_TO_DELIVER itself; the request never
 //     comes back to the agent.
-//   - entering at freeDiameter (client -> freeDiameter -> agent ->
-//     freeDiameter): the agent records freeDiameter, which finds its own
-//     identity in Route-Record and answers 3005 DIAMETER_LOOP_DETECTED.
+//   - entering at freeDiameter (client -> freeDiameter -> agent): the
+//     agent's only next hop for the realm is the peer the request came
+//     from; it never sends a request back there and answers 3002 itself.
 //
 // The agent's own check (its identity in Route-Record -> 3005) is not
 // reached with freeDiameter as the other node: freeDiameter never sends a
@@ -264,10 +264,13 @@ func TestRelayLoop(t *testing.T) {
 			break
 		}
 	}
+	// Entering at freeDiameter, the only next hop the agent has for the
+	// realm is the peer the request came from: the agent refuses to send
+	// it back and answers 3002 itself.
 	for sid, m := range ansF {
 		rc, oh := dratest.ResultCode(m), dratest.String(m, wire.AVPOriginHost)
-		if rc != wire.ResultLoopDetected || oh != fdID || !m.IsError() {
-			t.Errorf("entering at freeDiameter, %s: Result-Code %d from %q (E %v); want 3005 from %s", sid, rc, oh, m.IsError(), fdID)
+		if rc != wire.ResultUnableToDeliver || oh != draHost || !m.IsError() {
+			t.Errorf("entering at freeDiameter, %s: Result-Code %d from %q (E %v); want 3002 from %s", sid, rc, oh, m.IsError(), draHost)
 			break
 		}
 	}
@@ -275,10 +278,9 @@ func TestRelayLoop(t *testing.T) {
 	if l := st.Loops.Load(); l != 0 {
 		t.Errorf("agent answered %d loops itself", l)
 	}
-	// Entering at the agent: one forward; at freeDiameter: one forward back
-	// to freeDiameter. Nothing else.
-	if f, r := st.Forwarded.Load(), st.Requests.Load(); f != 2*n || r != 2*n {
-		t.Errorf("agent: %d requests, %d forwards; want %d and %d", r, f, 2*n, 2*n)
+	// Entering at the agent: one forward each; at freeDiameter: none.
+	if f, r := st.Forwarded.Load(), st.Requests.Load(); f != n || r != 2*n {
+		t.Errorf("agent: %d requests, %d forwards; want %d and %d", r, f, 2*n, n)
 	}
 	for _, m := range ansA {
 		t.Logf("entering at the agent: %d %q, Route-Record %q", dratest.ResultCode(m), dratest.String(m, wire.AVPErrorMessage), dratest.All(m, wire.AVPRouteRecord))

@@ -1,0 +1,68 @@
+package agent
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/dra-project/dra/apps/aaa"
+	"github.com/dra-project/dra/apps/cdf"
+	"github.com/dra-project/dra/apps/ocs"
+	"github.com/dra-project/dra/configs"
+	"github.com/dra-project/dra/peers"
+	"github.com/dra-project/dra/routing"
+)
+
+// localApps are the enabled local applications.
+type localApps struct {
+	CDF *cdf.Server
+	OCS *ocs.Server
+	AAA *aaa.Server
+
+	handlers map[uint32]routing.Handler
+	adverts  []peers.App
+	closers  []io.Closer
+}
+
+func startApps(cfg *configs.Config, rt *routing.Router, log *slog.Logger) (*localApps, error) {
+	la := &localApps{handlers: map[uint32]routing.Handler{}}
+	add := func(id uint32, h routing.Handler, ads []peers.App, c io.Closer) {
+		la.handlers[id] = h
+		la.adverts = append(la.adverts, ads...)
+		la.closers = append(la.closers, c)
+	}
+	ids := cfg.Identity
+	var err error
+	if c := cfg.Apps.CDF; c.Enabled {
+		if la.CDF, err = cdf.New(c.Config, cdf.Identity{OriginHost: ids.OriginHost, OriginRealm: ids.OriginRealm}, rt, log.With("app", "cdf")); err != nil {
+			return nil, la.fail(fmt.Errorf("agent: cdf: %w", err))
+		}
+		add(cdf.AppID, la.CDF, la.CDF.Apps(), la.CDF)
+	}
+	if c := cfg.Apps.OCS; c.Enabled {
+		if la.OCS, err = ocs.New(c.Config, ocs.Identity{OriginHost: ids.OriginHost, OriginRealm: ids.OriginRealm}, rt, log.With("app", "ocs")); err != nil {
+			return nil, la.fail(fmt.Errorf("agent: ocs: %w", err))
+		}
+		add(ocs.AppID, la.OCS, la.OCS.Apps(), la.OCS)
+	}
+	if c := cfg.Apps.AAA; c.Enabled {
+		if la.AAA, err = aaa.New(c.Config, aaa.Identity{OriginHost: ids.OriginHost, OriginRealm: ids.OriginRealm}, rt, log.With("app", "aaa")); err != nil {
+			return nil, la.fail(fmt.Errorf("agent: aaa: %w", err))
+		}
+		add(aaa.AppID, la.AAA, la.AAA.Apps(), la.AAA)
+	}
+	return la, nil
+}
+
+func (la *localApps) fail(err error) error { return errors.Join(err, la.close()) }
+
+// close flushes and closes every application's durable state.
+func (la *localApps) close() error {
+	var errs []error
+	for _, c := range la.closers {
+		errs = append(errs, c.Close())
+	}
+	la.closers = nil
+	return errors.Join(errs...)
+}

@@ -152,3 +152,13 @@ func TestEnabledApplicationIsValidated(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestContainerConfigLoads(t *testing.T) {
+	c, err := Load("container.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Admin.Addr == "" || c.Listen[0].Address != "0.0.0.0:3868" {
+		t.Errorf("container config: %+v %+v", c.Admin, c.Listen)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net/http"
 	"os"
 	"slices"
 	"time"
@@ -110,6 +111,28 @@ func check(args []string) int {
 	}
 	slices.Sort(removed)
 	fmt.Printf("against the agent at %s: routes added %v, removed %v, kept (possibly changed) %v\n", *addr, added, removed, kept)
+	return 0
+}
+
+// health asks a running agent's admin API whether it serves (the
+// container health check).
+func health(args []string) int {
+	fs := flag.NewFlagSet("dra health", flag.ContinueOnError)
+	addr := fs.String("admin", envOr("DRA_ADMIN_ADDRESS", "127.0.0.1:9868"), "admin API `address`")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	c := http.Client{Timeout: 2 * time.Second}
+	resp, err := c.Get("http://" + *addr + "/healthz")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "dra health:", err)
+		return 1
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		fmt.Fprintln(os.Stderr, "dra health:", resp.Status)
+		return 1
+	}
 	return 0
 }
 

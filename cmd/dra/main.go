@@ -25,6 +25,8 @@ func run(args []string) int {
 			return ctl(args[0], args[1:])
 		case "check":
 			return check(args[1:])
+		case "health":
+			return health(args[1:])
 		}
 	}
 	fs := flag.NewFlagSet("dra", flag.ContinueOnError)
@@ -32,6 +34,7 @@ func run(args []string) int {
 		fmt.Fprintf(fs.Output(), `usage: dra [-config FILE]            run the agent
        dra check -config FILE          validate a configuration and show what a reload would change
        dra peers|routes|stats [-admin ADDR]
+       dra health [-admin ADDR]        exit 0 when the agent's admin API answers /healthz
        dra reload [-admin ADDR] [-token TOKEN]
        dra disconnect [-admin ADDR] [-token TOKEN] IDENTITY   (env DRA_ADMIN_ADDRESS, DRA_ADMIN_TOKEN)
 

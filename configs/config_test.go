@@ -162,3 +162,28 @@ func TestContainerConfigLoads(t *testing.T) {
 		t.Errorf("container config: %+v %+v", c.Admin, c.Listen)
 	}
 }
+
+func TestWatchCallsOnChange(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "dra.yaml")
+	if err := os.WriteFile(path, []byte("log:\n  level: info\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	calls := make(chan struct{}, 10)
+	if err := Watch(path, 50*time.Millisecond, func() { calls <- struct{}{} }); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	for range 3 { // a burst of writes is one change
+		os.WriteFile(path, []byte("log:\n  level: debug\n"), 0o644)
+	}
+	select {
+	case <-calls:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no change reported")
+	}
+	select {
+	case <-calls:
+		t.Error("a burst of writes reported twice")
+	case <-time.After(300 * time.Millisecond):
+	}
+}

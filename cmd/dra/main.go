@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/dra-project/dra/agent"
 	"github.com/dra-project/dra/configs"
@@ -69,6 +70,18 @@ func run(args []string) int {
 	if err := a.Start(); err != nil {
 		log.Error("cannot start agent", "err", err)
 		return 1
+	}
+	if *cfgPath != "" {
+		// A change of the file reloads it, as SIGHUP does.
+		if err := configs.Watch(*cfgPath, 500*time.Millisecond, func() {
+			log.Info("configuration file changed")
+			select {
+			case sig <- syscall.SIGHUP:
+			default:
+			}
+		}); err != nil {
+			log.Warn("not watching the configuration file", "err", err)
+		}
 	}
 	for s := range sig {
 		if s != syscall.SIGHUP {

@@ -35,5 +35,13 @@ fuzz:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 
+# The load comparison (test/bench; see BENCHMARKS.md): loadgen direct,
+# through the dra binary and through freeDiameter, round by round, one
+# table. BENCH_DURATION, BENCH_ROUNDS and BENCH_VARIANTS shorten it.
+.PHONY: bench-load
+bench-load:
+	bash test/deps.sh
+	$(GO) test ./test/bench -run '^$$' -bench LoadComparison -benchtime 1x -timeout 30m
+
 clean:
 	rm -rf bin

@@ -52,7 +52,9 @@ type Conn struct {
 	closeOnce sync.Once
 
 	hbh     atomic.Uint32
+	_       [60]byte // keep the reader's counter off the senders' cache line
 	rxCount atomic.Uint64
+	_       [56]byte
 	txCount atomic.Uint64
 }
 

@@ -37,7 +37,9 @@ func newWheel(ctx context.Context, res time.Duration, fire func(*peers.Conn, uin
 }
 
 func (w *wheel) add(c *peers.Conn, hbh uint32, deadline time.Time) {
-	ticks := int(time.Until(deadline)/w.res) + 1
+	// Round up: an entry must not fire before its deadline (it would only
+	// be re-added).
+	ticks := int((time.Until(deadline) + w.res - 1) / w.res)
 	ticks = max(1, min(ticks, len(w.slots)-1))
 	w.mu.Lock()
 	i := (w.cur + ticks) % len(w.slots)

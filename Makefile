@@ -31,9 +31,9 @@ fuzz:
 		done; \
 	done
 
-# Go benchmarks of the hot paths.
+# Go benchmarks of the hot paths (the load comparison is bench-load).
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+	$(GO) test -run '^$$' -bench . -benchmem $$($(GO) list ./... | grep -v /test/bench)
 
 # The load comparison (test/bench; see BENCHMARKS.md): loadgen direct,
 # through the dra binary and through freeDiameter, round by round, one

@@ -36,11 +36,14 @@ type capture struct {
 }
 
 // startCapture captures TCP port port on the loopback interface into a
-// file in t.TempDir(), and returns once tshark says it is capturing.
+// file in t.TempDir(), and returns once packets are really being written:
+// tshark says "Capturing on" before its filter is attached, so probes to a
+// second, closed port (also in the filter) are sent until the file grows.
 func startCapture(t *testing.T, tshark string, port int) *capture {
 	t.Helper()
+	probe := fdtest.FreePort(t, "127.0.0.1")
 	c := &capture{file: filepath.Join(t.TempDir(), "diameter.pcapng"), done: make(chan struct{})}
-	c.cmd = exec.Command(tshark, "-i", "lo", "-f", fmt.Sprintf("tcp port %d", port), "-w", c.file)
+	c.cmd = exec.Command(tshark, "-i", "lo", "-f", fmt.Sprintf("tcp port %d or tcp port %d", port, probe), "-w", c.file)
 	c.cmd.Stderr = &c.stderr
 	if err := c.cmd.Start(); err != nil {
 		t.Fatalf("starting tshark: %v", err)
@@ -63,6 +66,24 @@ func startCapture(t *testing.T, tshark string, port int) *capture {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("tshark did not start capturing within 10s:\n%s", c.stderr.String())
+		}
+	}
+	size := func() int64 {
+		fi, err := os.Stat(c.file)
+		if err != nil {
+			return 0
+		}
+		return fi.Size()
+	}
+	time.Sleep(100 * time.Millisecond)
+	header := size()
+	for size() <= header {
+		if conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", probe), 100*time.Millisecond); err == nil {
+			conn.Close()
+		}
+		time.Sleep(300 * time.Millisecond)
+		if time.Now().After(deadline) {
+			t.Fatalf("tshark wrote no probe packet within 10s:\n%s", c.stderr.String())
 		}
 	}
 	return c

@@ -13,6 +13,7 @@ build:
 # missing, then vet, then every test with the race detector.
 test: deps vet
 	$(GO) test -race -count=1 -timeout 15m $(PKGS)
+	$(GO) test -count=1 -run 'Allocs|DoesNotAllocate' ./wire ./loadgen ./realm ./routing
 
 deps:
 	bash test/deps.sh

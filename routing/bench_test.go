@@ -60,12 +60,17 @@ func (rp *rawPeer) serve() {
 	}
 }
 
-// BenchmarkForward measures one request forwarded client -> agent ->
-// server and its answer relayed back, over loopback sockets, in-process
-// (agent, raw client and raw server): allocations per op are those of the
-// whole relay path, both directions.
-func BenchmarkForward(b *testing.B) {
-	a := startAgentB(b, `accept_unknown_peers: true
+// forwardRig is an agent with a raw server and a raw client peer over
+// loopback; send injects one request as if the client had sent it, and
+// done receives a token per answer the client reads.
+type forwardRig struct {
+	send  func(i int)
+	done  chan struct{}
+	stats func() uint64
+}
+
+func newForwardRig(tb testing.TB) *forwardRig {
+	a := startAgentB(tb, `accept_unknown_peers: true
 routes:
   - realm: srv.test
     application: 4
@@ -73,9 +78,9 @@ routes:
     peers: [{host: srv.bench.test}]
 `)
 	addr := a.Addrs()[0].String()
-	srv := dialRawPeer(b, addr, "srv.bench.test", "srv.test")
+	srv := dialRawPeer(tb, addr, "srv.bench.test", "srv.test")
 	go srv.serve()
-	cli := dialRawPeer(b, addr, "cli.bench.test", "cli.test")
+	cli := dialRawPeer(tb, addr, "cli.bench.test", "cli.test")
 	done := make(chan struct{}, 1024)
 	go func() {
 		for {
@@ -96,7 +101,7 @@ routes:
 	for a.Peers().Peer("srv.bench.test") == nil || a.Peers().Peer("srv.bench.test").Active() == nil ||
 		a.Peers().Peer("cli.bench.test") == nil || a.Peers().Peer("cli.bench.test").Active() == nil {
 		if time.Now().After(deadline) {
-			b.Fatal("peers not open")
+			tb.Fatal("peers not open")
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -104,30 +109,42 @@ routes:
 	cc := cp.Active().Conn
 	rt := a.Router()
 	tmpl := ccrTemplate()
-	send := func(i int) {
-		m := wire.Msg(wire.GetBuf(len(tmpl)))
-		copy(m, tmpl)
-		m.SetHopByHop(uint32(i))
-		rt.HandleMessage(cp, cc, m)
+	return &forwardRig{
+		done:  done,
+		stats: func() uint64 { return rt.Stats().LocalAnswers.Load() },
+		send: func(i int) {
+			m := wire.Msg(wire.GetBuf(len(tmpl)))
+			copy(m, tmpl)
+			m.SetHopByHop(uint32(i))
+			rt.HandleMessage(cp, cc, m)
+		},
 	}
+}
+
+// BenchmarkForward measures one request forwarded client -> agent ->
+// server and its answer relayed back, over loopback sockets, in-process
+// (agent, raw client and raw server): allocations per op are those of the
+// whole relay path, both directions.
+func BenchmarkForward(b *testing.B) {
+	rig := newForwardRig(b)
 	for _, inflight := range []int{1, 64} {
 		b.Run(map[int]string{1: "inflight=1", 64: "inflight=64"}[inflight], func(b *testing.B) {
 			for i := range inflight {
-				send(i)
+				rig.send(i)
 			}
 			b.ReportAllocs()
 			i := 0
 			for b.Loop() {
-				<-done
-				send(i)
+				<-rig.done
+				rig.send(i)
 				i++
 			}
 			for range inflight {
-				<-done
+				<-rig.done
 			}
 		})
 	}
-	if n := rt.Stats().LocalAnswers.Load(); n != 0 {
+	if n := rig.stats(); n != 0 {
 		b.Fatalf("%d requests answered by the agent itself", n)
 	}
 }

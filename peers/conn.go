@@ -51,6 +51,12 @@ type Conn struct {
 	done      chan struct{}
 	closeOnce sync.Once
 
+	// wakes are writers this connection's reader queued messages for and
+	// will wake once it has no whole frame left to read (SendVia): one
+	// wake-up per burst instead of one per message. Only the reader
+	// goroutine touches it.
+	wakes []*Conn
+
 	hbh     atomic.Uint32
 	_       [60]byte // keep the reader's counter off the senders' cache line
 	rxCount atomic.Uint64
@@ -131,6 +137,51 @@ func (c *Conn) Send(m wire.Msg) error {
 	return nil
 }
 
+// SendVia is Send for a message produced while reading connection via, on
+// via's reader goroutine (a relayed request or answer): the writer is woken
+// when via's reader has drained what it has buffered, so that a burst of
+// messages goes out in one write.
+func (c *Conn) SendVia(m wire.Msg, via *Conn) error {
+	c.mu.Lock()
+	switch {
+	case c.closed || c.closing:
+		c.mu.Unlock()
+		return ErrClosed
+	case len(c.queue) >= c.maxQueue:
+		c.mu.Unlock()
+		return ErrQueueFull
+	}
+	c.queue = append(c.queue, queued{m: m})
+	c.mu.Unlock()
+	c.later(via)
+	return nil
+}
+
+// later wakes c's writer now, or, given the connection whose reader is
+// running, once that reader has nothing more buffered.
+func (c *Conn) later(via *Conn) {
+	if via == nil {
+		c.signal()
+		return
+	}
+	for _, w := range via.wakes {
+		if w == c {
+			return
+		}
+	}
+	via.wakes = append(via.wakes, c)
+}
+
+// flushWakes wakes the writers queued by this reader; the reader calls it
+// before it may block.
+func (c *Conn) flushWakes() {
+	for i, w := range c.wakes {
+		w.signal()
+		c.wakes[i] = nil
+	}
+	c.wakes = c.wakes[:0]
+}
+
 func (c *Conn) signal() {
 	select {
 	case c.wake <- struct{}{}:
@@ -143,6 +194,12 @@ func (c *Conn) signal() {
 // Send, the connection owns m on success. The entry comes back from
 // TakePending when the answer arrives, or from DrainPending.
 func (c *Conn) SendRequest(m wire.Msg, entry any) (uint32, error) {
+	return c.SendRequestVia(m, entry, nil)
+}
+
+// SendRequestVia is SendRequest with the writer woken as for SendVia; via
+// nil wakes it at once.
+func (c *Conn) SendRequestVia(m wire.Msg, entry any, via *Conn) (uint32, error) {
 	hbh := c.NextHopByHop()
 	m.SetHopByHop(hbh)
 	c.mu.Lock()
@@ -160,7 +217,7 @@ func (c *Conn) SendRequest(m wire.Msg, entry any) (uint32, error) {
 	c.pending[hbh] = entry
 	c.queue = append(c.queue, queued{m: m})
 	c.mu.Unlock()
-	c.signal()
+	c.later(via)
 	return hbh, nil
 }
 

@@ -589,6 +589,7 @@ func (m *Manager) readLoop(p *Peer, c *Conn) {
 	for {
 		msg, err := c.rd.Next()
 		if err != nil {
+			c.flushWakes()
 			if ce := c.Err(); ce != nil {
 				err = ce // closed on our side: say why, not what the read saw
 			} else if !errors.Is(err, io.EOF) {
@@ -602,6 +603,9 @@ func (m *Manager) readLoop(p *Peer, c *Conn) {
 		}
 		c.rxCount.Add(1)
 		p.receive(c, msg)
+		if len(c.wakes) > 0 && !c.rd.Ready() {
+			c.flushWakes()
+		}
 	}
 }
 

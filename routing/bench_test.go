@@ -61,8 +61,8 @@ func (rp *rawPeer) serve() {
 }
 
 // forwardRig is an agent with a raw server and a raw client peer over
-// loopback; send injects one request as if the client had sent it, and
-// done receives a token per answer the client reads.
+// loopback; send writes one request on the client's socket, and done
+// receives a token per answer the client reads.
 type forwardRig struct {
 	send  func(i int)
 	done  chan struct{}
@@ -105,18 +105,18 @@ routes:
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	cp := a.Peers().Peer("cli.bench.test")
-	cc := cp.Active().Conn
 	rt := a.Router()
 	tmpl := ccrTemplate()
+	buf := make(wire.Msg, len(tmpl))
+	copy(buf, tmpl)
 	return &forwardRig{
 		done:  done,
 		stats: func() uint64 { return rt.Stats().LocalAnswers.Load() },
 		send: func(i int) {
-			m := wire.Msg(wire.GetBuf(len(tmpl)))
-			copy(m, tmpl)
-			m.SetHopByHop(uint32(i))
-			rt.HandleMessage(cp, cc, m)
+			buf.SetHopByHop(uint32(i))
+			if _, err := cli.nc.Write(buf); err != nil {
+				tb.Error(err)
+			}
 		},
 	}
 }

@@ -62,6 +62,7 @@ func (rt *Router) decide(ctx context.Context, r *Request) (Answer, error) {
 // serveLocal hands a request to the local application serving it.
 func (rt *Router) serveLocal(ctx context.Context, r *Request) (Answer, error) {
 	if h, ok := r.gen.opts.Local[r.Msg.AppID()]; ok {
+		r.via = nil // the worker is another goroutine
 		if !rt.submitLocal(r, h) {
 			return rt.errorAnswer(r, wire.ResultTooBusy, "local application overloaded"), nil
 		}
@@ -123,7 +124,7 @@ func (rt *Router) send(r *Request, a *peers.Active) error {
 	deadline := time.Now().Add(tx)
 	out := wire.Msg(wire.GetBuf(len(r.Msg)))
 	copy(out, r.Msg)
-	hbh, err := a.Conn.SendRequest(out, r)
+	hbh, err := a.Conn.SendRequestVia(out, r, r.via)
 	if err != nil {
 		wire.PutBuf(out)
 		return err
@@ -250,6 +251,7 @@ func (rt *Router) serveAnswer(p *peers.Peer, c *peers.Conn, m wire.Msg) {
 		return
 	}
 	r := e.(*Request)
+	r.via = c // this is c's reader goroutine now
 	opts := &r.gen.opts
 	if code, ok := resultCode(m); ok {
 		switch {
@@ -293,6 +295,7 @@ func (rt *Router) expired(c *peers.Conn, hbh uint32) {
 // retry resends r to an alternate peer with the T flag (RFC 6733 §5.5.4),
 // or answers 3002 when the route allows no more attempts.
 func (rt *Router) retry(r *Request) {
+	r.via = nil // timers, PeerDown and answers call this: wake writers at once
 	rt.stats.Failovers.Add(1)
 	max := r.gen.opts.Retries
 	if r.route != nil && r.route.Retries >= 0 {

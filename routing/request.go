@@ -43,6 +43,11 @@ type Request struct {
 	egress  *peers.Conn
 	// done receives the answer of a request the agent originated.
 	done func(wire.Msg)
+	// via is the connection whose reader goroutine is handling r right
+	// now, if any: sends made there wake their writers once that reader
+	// has drained its buffer (peers.Conn.SendVia). nil off reader
+	// goroutines (workers, timers, failover).
+	via *peers.Conn
 }
 
 var requestPool = sync.Pool{New: func() any { return new(Request) }}

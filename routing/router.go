@@ -124,7 +124,7 @@ func (rt *Router) HandleMessage(p *peers.Peer, c *peers.Conn, m wire.Msg) {
 func (rt *Router) serveRequest(p *peers.Peer, c *peers.Conn, m wire.Msg) {
 	rt.stats.Requests.Add(1)
 	r := getRequest()
-	r.Msg, r.Ingress, r.IngressConn = m, p, c
+	r.Msg, r.Ingress, r.IngressConn, r.via = m, p, c, c
 	r.Received = time.Now()
 	r.origHBH = m.HopByHop()
 	r.gen = rt.gen.Load()
@@ -174,7 +174,7 @@ func (rt *Router) deliver(r *Request, ans wire.Msg) error {
 		r.done(ans)
 		return nil
 	}
-	return r.IngressConn.Send(ans)
+	return r.IngressConn.SendVia(ans, r.via)
 }
 
 // reply sends an answer the agent produced to the requesting peer.

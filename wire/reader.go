@@ -113,3 +113,20 @@ func (r *Reader) LastHeader() []byte {
 	}
 	return r.hdr[:]
 }
+
+// Ready reports whether a whole frame is already buffered, so that the next
+// call to Next will not block on the underlying reader.
+func (r *Reader) Ready() bool {
+	if r.err != nil || r.pend != nil {
+		return false
+	}
+	n := r.br.Buffered()
+	if n < HeaderLen {
+		return false
+	}
+	h, err := r.br.Peek(HeaderLen)
+	if err != nil {
+		return false
+	}
+	return n >= uint24(h[1:4])
+}

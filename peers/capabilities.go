@@ -196,7 +196,7 @@ func truncatedAVP(body []byte, off int) []byte {
 	}
 	h := make([]byte, 12)
 	n := copy(h, body[off:])
-	return wire.InvalidAVPStub(h[:max(n, 8)], 0)
+	return wire.FailedAVPFor(h[:max(n, 8)], 0)
 }
 
 func parseVendorApp(a wire.AVP, body []byte) (VendorApp, *capError) {

@@ -18,7 +18,7 @@ func (rt *Router) validate(next Handler) Handler {
 		}
 		if off, err := r.parse(); err != nil {
 			rt.stats.Malformed.Add(1)
-			return rt.errorAnswerAVP(r, wire.ResultInvalidAVPLength, "malformed AVP", wire.InvalidAVPStub(m.Body(), off)), nil
+			return rt.errorAnswerAVP(r, wire.ResultInvalidAVPLength, "malformed AVP", wire.FailedAVPFor(m.Body(), off)), nil
 		}
 		if r.Ingress == nil {
 			// Originated here: well-formed by construction.

@@ -152,12 +152,12 @@ func appendAligned(dst, b []byte) []byte {
 	return append(dst, pad[:alignedLen(b)-len(b)]...)
 }
 
-// InvalidAVPStub returns a well-formed stand-in for the malformed AVP at
+// FailedAVPFor returns a well-formed stand-in for the malformed AVP at
 // b[off:], for the Failed-AVP of a DIAMETER_INVALID_AVP_LENGTH answer
 // (RFC 6733 §7.1.5): the AVP's code, flags and, when the header holds one,
 // Vendor-ID with an empty payload. It returns nil if fewer than 8 bytes
 // remain at off.
-func InvalidAVPStub(b []byte, off int) []byte {
+func FailedAVPFor(b []byte, off int) []byte {
 	if off < 0 || off > len(b) || len(b)-off < avpHeaderLen {
 		return nil
 	}

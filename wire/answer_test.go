@@ -90,7 +90,7 @@ func TestErrorAnswer(t *testing.T) {
 		{
 			name:      "malformed request keeps what precedes the bad AVP",
 			req:       broken,
-			spec:      ErrorSpec{OriginHost: "h", OriginRealm: "r", ResultCode: ResultInvalidAVPLength, FailedAVP: InvalidAVPStub(broken.Body(), badOff)},
+			spec:      ErrorSpec{OriginHost: "h", OriginRealm: "r", ResultCode: ResultInvalidAVPLength, FailedAVP: FailedAVPFor(broken.Body(), badOff)},
 			wantFlags: 0,
 			wantAVPs: []avpSummary{
 				{AVPSessionID, AVPFlagMandatory, 0, "broken;1"},
@@ -264,7 +264,7 @@ func TestErrorAnswerFromHeader(t *testing.T) {
 	}
 }
 
-func TestInvalidAVPStub(t *testing.T) {
+func TestFailedAVPFor(t *testing.T) {
 	tests := []struct {
 		name string
 		b    []byte
@@ -285,8 +285,8 @@ func TestInvalidAVPStub(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := InvalidAVPStub(tt.b, tt.off); !bytes.Equal(got, tt.want) {
-				t.Errorf("InvalidAVPStub = %x, want %x", got, tt.want)
+			if got := FailedAVPFor(tt.b, tt.off); !bytes.Equal(got, tt.want) {
+				t.Errorf("FailedAVPFor = %x, want %x", got, tt.want)
 			}
 		})
 	}

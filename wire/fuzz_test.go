@@ -129,8 +129,8 @@ func FuzzIter(f *testing.F) {
 			if !errors.Is(err, ErrAVPLength) || it.Offset() != end || end >= len(b) {
 				t.Fatalf("Err %v at %d (end %d, len %d)", err, it.Offset(), end, len(b))
 			}
-			if stub := InvalidAVPStub(b, end); stub != nil && len(allAVPs(t, stub)) != 1 {
-				t.Fatalf("InvalidAVPStub %x is not one AVP", stub)
+			if stub := FailedAVPFor(b, end); stub != nil && len(allAVPs(t, stub)) != 1 {
+				t.Fatalf("FailedAVPFor %x is not one AVP", stub)
 			}
 		} else if end != len(b) {
 			t.Fatalf("clean end at %d of %d", end, len(b))
@@ -181,7 +181,7 @@ func FuzzErrorAnswer(f *testing.F) {
 			}
 		}
 		if verr != nil {
-			spec.FailedAVP = InvalidAVPStub(req.Body(), off)
+			spec.FailedAVP = FailedAVPFor(req.Body(), off)
 		} else if it := req.AVPs(); it.Next() {
 			spec.FailedAVP = it.AVP().Raw(req.Body())
 		}

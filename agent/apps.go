@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 
+	"github.com/dra-project/dra/apps"
 	"github.com/dra-project/dra/apps/aaa"
 	"github.com/dra-project/dra/apps/cdf"
 	"github.com/dra-project/dra/apps/ocs"
@@ -32,22 +33,22 @@ func startApps(cfg *configs.Config, rt *routing.Router, log *slog.Logger) (*loca
 		la.adverts = append(la.adverts, ads...)
 		la.closers = append(la.closers, c)
 	}
-	ids := cfg.Identity
+	id := apps.Identity{OriginHost: cfg.Identity.OriginHost, OriginRealm: cfg.Identity.OriginRealm}
 	var err error
 	if c := cfg.Apps.CDF; c.Enabled {
-		if la.CDF, err = cdf.New(c.Config, cdf.Identity{OriginHost: ids.OriginHost, OriginRealm: ids.OriginRealm}, rt, log.With("app", "cdf")); err != nil {
+		if la.CDF, err = cdf.New(c.Config, id, rt, log.With("app", "cdf")); err != nil {
 			return nil, la.fail(fmt.Errorf("agent: cdf: %w", err))
 		}
 		add(cdf.AppID, la.CDF, la.CDF.Apps(), la.CDF)
 	}
 	if c := cfg.Apps.OCS; c.Enabled {
-		if la.OCS, err = ocs.New(c.Config, ocs.Identity{OriginHost: ids.OriginHost, OriginRealm: ids.OriginRealm}, rt, log.With("app", "ocs")); err != nil {
+		if la.OCS, err = ocs.New(c.Config, id, rt, log.With("app", "ocs")); err != nil {
 			return nil, la.fail(fmt.Errorf("agent: ocs: %w", err))
 		}
 		add(ocs.AppID, la.OCS, la.OCS.Apps(), la.OCS)
 	}
 	if c := cfg.Apps.AAA; c.Enabled {
-		if la.AAA, err = aaa.New(c.Config, aaa.Identity{OriginHost: ids.OriginHost, OriginRealm: ids.OriginRealm}, rt, log.With("app", "aaa")); err != nil {
+		if la.AAA, err = aaa.New(c.Config, id, rt, log.With("app", "aaa")); err != nil {
 			return nil, la.fail(fmt.Errorf("agent: aaa: %w", err))
 		}
 		add(aaa.AppID, la.AAA, la.AAA.Apps(), la.AAA)

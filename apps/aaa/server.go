@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dra-project/dra/apps"
+
 	"github.com/fiorix/go-diameter/v4/diam"
 	"github.com/fiorix/go-diameter/v4/diam/dict"
 	memdb "github.com/hashicorp/go-memdb"
@@ -28,14 +30,12 @@ const (
 	cmdSessionTermination = wire.CmdSessionTermination
 )
 
-// Identity is the agent's own identity, sent as Origin-Host/Realm.
-type Identity struct{ OriginHost, OriginRealm string }
+// Identity is the agent's identity (apps.Identity).
+type Identity = apps.Identity
 
-// Originator sends requests the server originates (ASR, RAR) and calls
-// done with their answer; *routing.Router satisfies it.
-type Originator interface {
-	Originate(m wire.Msg, done func(wire.Msg))
-}
+// Originator routes the requests the application originates
+// (apps.Originator); *routing.Router satisfies it.
+type Originator = apps.Originator
 
 // ErrUnknownSession is returned by Abort and ReAuth for a Session-Id the
 // server does not hold.

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/dra-project/dra/apps"
+
 	"github.com/fiorix/go-diameter/v4/diam"
 	"github.com/fiorix/go-diameter/v4/diam/dict"
 
@@ -20,14 +22,12 @@ import (
 	"github.com/dra-project/dra/wire"
 )
 
-// Identity is the Origin-Host and Origin-Realm the CDF answers with.
-type Identity struct{ OriginHost, OriginRealm string }
+// Identity is the agent's identity (apps.Identity).
+type Identity = apps.Identity
 
-// Originator sends requests the application originates; the CDF
-// originates none, so it may be nil.
-type Originator interface {
-	Originate(m wire.Msg, done func(wire.Msg))
-}
+// Originator routes the requests the application originates
+// (apps.Originator); *routing.Router satisfies it.
+type Originator = apps.Originator
 
 // Server is the CDF: it answers Accounting-Requests after their CDR is
 // durable in the journal.

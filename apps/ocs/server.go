@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dra-project/dra/apps"
+
 	"github.com/fiorix/go-diameter/v4/diam"
 	"github.com/fiorix/go-diameter/v4/diam/dict"
 
@@ -18,15 +20,12 @@ import (
 	"github.com/dra-project/dra/wire"
 )
 
-// Identity is the agent's own Diameter identity, used in answers and in
-// the requests the OCS originates.
-type Identity struct{ OriginHost, OriginRealm string }
+// Identity is the agent's identity (apps.Identity).
+type Identity = apps.Identity
 
-// Originator sends a request the OCS originates (RAR) and calls done with
-// its answer. *routing.Router satisfies it.
-type Originator interface {
-	Originate(m wire.Msg, done func(wire.Msg))
-}
+// Originator routes the requests the application originates
+// (apps.Originator); *routing.Router satisfies it.
+type Originator = apps.Originator
 
 // Server is the OCS: a routing.Handler for application 4.
 type Server struct {

@@ -121,11 +121,14 @@ func (rt *Router) send(r *Request, a *peers.Active) error {
 	if r.route != nil && r.route.Timeout > 0 {
 		tx = r.route.Timeout
 	}
-	deadline := time.Now().Add(tx)
+	r.sentAt = time.Now()
+	deadline := r.sentAt.Add(tx)
 	out := wire.Msg(wire.GetBuf(len(r.Msg)))
 	copy(out, r.Msg)
+	r.beginAttempt(a.Peer)
 	hbh, err := a.Conn.SendRequestVia(out, r, r.via)
 	if err != nil {
+		r.endAttempt("send failed: "+err.Error(), 0, true)
 		wire.PutBuf(out)
 		return err
 	}
@@ -253,14 +256,17 @@ func (rt *Router) serveAnswer(p *peers.Peer, c *peers.Conn, m wire.Msg) {
 	r := e.(*Request)
 	r.via = c // this is c's reader goroutine now
 	opts := &r.gen.opts
-	if code, ok := resultCode(m); ok {
+	code, ok := resultCode(m)
+	if ok {
 		switch {
 		case code == wire.ResultTooBusy && opts.FailoverOnBusy && r.route != nil:
 			rt.stats.Busy.Add(1)
 			wire.PutBuf(m)
+			r.endAttempt("busy", code, true)
 			rt.retry(r)
 			return
 		case code == wire.ResultRedirectIndication && opts.FollowRedirects:
+			r.endAttempt("redirected", code, false)
 			if rt.followRedirect(r, m) {
 				wire.PutBuf(m)
 				return
@@ -269,6 +275,7 @@ func (rt *Router) serveAnswer(p *peers.Peer, c *peers.Conn, m wire.Msg) {
 	}
 	m.SetHopByHop(r.origHBH)
 	rt.stats.Answered.Add(1)
+	rt.answered(r, code, true)
 	if err := rt.deliver(r, m); err != nil {
 		rt.stats.AnswersDropped.Add(1)
 		wire.PutBuf(m)
@@ -280,7 +287,9 @@ func (rt *Router) serveAnswer(p *peers.Peer, c *peers.Conn, m wire.Msg) {
 // connection is failed over or answered.
 func (rt *Router) PeerDown(p *peers.Peer, c *peers.Conn) {
 	for _, e := range c.DrainPending() {
-		rt.retry(e.(*Request))
+		r := e.(*Request)
+		r.endAttempt("peer down", 0, true)
+		rt.retry(r)
 	}
 }
 
@@ -288,7 +297,9 @@ func (rt *Router) PeerDown(p *peers.Peer, c *peers.Conn) {
 func (rt *Router) expired(c *peers.Conn, hbh uint32) {
 	if e, ok := c.TakePending(hbh); ok {
 		rt.stats.Timeouts.Add(1)
-		rt.retry(e.(*Request))
+		r := e.(*Request)
+		r.endAttempt("timeout", 0, true)
+		rt.retry(r)
 	}
 }
 

@@ -72,11 +72,16 @@ func (rt *Router) serveLocalJob(j localJob) {
 				ans, err = nil, fmt.Errorf("panic: %v", v)
 			}
 		}()
-		return j.h.ServeDiameter(context.Background(), r)
+		if r.tr == nil {
+			return j.h.ServeDiameter(context.Background(), r)
+		}
+		ctx, span := r.localSpan()
+		defer span.End()
+		return j.h.ServeDiameter(ctx, r)
 	}()
 	if ans == nil {
 		if err != nil {
-			rt.log.Error("local application failed", "err", err, "app", r.Msg.AppID(), "code", r.Msg.Code())
+			rt.log.ErrorContext(r.context(), "local application failed", "err", err, "app", r.Msg.AppID(), "code", r.Msg.Code())
 		}
 		ans = rt.errorAnswer(r, wire.ResultUnableToComply, "local application failed")
 	}

@@ -41,6 +41,9 @@ type Request struct {
 	ntried  int
 	retries int
 	egress  *peers.Conn
+	sentAt  time.Time // when the attempt in flight was sent
+	// tr is the tracing state of a sampled request, nil otherwise.
+	tr *requestTrace
 	// done receives the answer of a request the agent originated.
 	done func(wire.Msg)
 	// via is the connection whose reader goroutine is handling r right

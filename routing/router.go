@@ -33,7 +33,7 @@ type Options struct {
 	// local, or Destination-Host naming the agent), by application id.
 	Local map[uint32]Handler
 	// Middleware runs before the routing decision, outermost first
-	// (policy stages, telemetry).
+	// (policy stages).
 	Middleware []Middleware
 	Logger     *slog.Logger
 }
@@ -46,6 +46,8 @@ type Router struct {
 	gen       atomic.Pointer[generation]
 	wheel     *wheel
 	stats     Stats
+	traffic   Traffic
+	sampler   atomic.Pointer[sampler] // nil: tracing off
 	e2e       atomic.Uint32 // End-to-End ids of originated requests
 	redir     *redirectCache
 	localPool localPool
@@ -112,6 +114,22 @@ func (rt *Router) Close() {
 // Stats returns the router's counters.
 func (rt *Router) Stats() *Stats { return &rt.stats }
 
+// Traffic returns the router's per-application, per-peer counters and
+// latency histograms.
+func (rt *Router) Traffic() *Traffic { return &rt.traffic }
+
+// SetTracing turns tracing on, changes its sampling, or turns it off (a
+// nil Tracer or a zero Ratio). Requests already received keep their
+// decision.
+func (rt *Router) SetTracing(t Tracing) {
+	s := newSampler(t)
+	if s.tracer == nil {
+		rt.sampler.Store(nil)
+		return
+	}
+	rt.sampler.Store(&s)
+}
+
 // HandleMessage implements peers.Handler.
 func (rt *Router) HandleMessage(p *peers.Peer, c *peers.Conn, m wire.Msg) {
 	if m.IsRequest() {
@@ -128,9 +146,10 @@ func (rt *Router) serveRequest(p *peers.Peer, c *peers.Conn, m wire.Msg) {
 	r.Received = time.Now()
 	r.origHBH = m.HopByHop()
 	r.gen = rt.gen.Load()
-	ans, err := r.gen.chain.ServeDiameter(context.Background(), r)
+	rt.traffic.request(m.AppID(), m.Code(), p)
+	ans, err := rt.serve(r)
 	if err != nil && ans == nil {
-		rt.log.Error("request failed", "err", err, "peer", p.Identity(), "code", m.Code(), "app", m.AppID())
+		rt.log.ErrorContext(r.context(), "request failed", "err", err, "peer", p.Identity(), "code", m.Code(), "app", m.AppID())
 		ans = rt.errorAnswer(r, wire.ResultUnableToComply, "internal error")
 	}
 	if ans == nil {
@@ -157,13 +176,52 @@ func (rt *Router) Originate(m wire.Msg, done func(wire.Msg)) {
 	r.Received = time.Now()
 	r.origHBH = m.HopByHop()
 	r.gen = rt.gen.Load()
-	ans, err := r.gen.chain.ServeDiameter(context.Background(), r)
+	rt.traffic.request(m.AppID(), m.Code(), nil)
+	ans, err := rt.serve(r)
 	if err != nil && ans == nil {
 		ans = rt.errorAnswer(r, wire.ResultUnableToComply, "internal error")
 	}
 	if ans != nil {
 		rt.reply(r, ans)
 		r.release()
+	}
+}
+
+// serve runs r through its generation's chain, inside a trace when r is
+// sampled.
+func (rt *Router) serve(r *Request) (Answer, error) {
+	if s := rt.sampler.Load(); s != nil && s.sample() {
+		rt.startTrace(r, s)
+		return rt.serveChain(r)
+	}
+	return r.gen.chain.ServeDiameter(context.Background(), r)
+}
+
+// context is the context of r's trace (its server span), or Background.
+func (r *Request) context() context.Context {
+	if r.tr != nil {
+		return r.tr.ctx
+	}
+	return context.Background()
+}
+
+// answered records r's answer in the traffic counters and closes its
+// trace; it runs just before the answer leaves. code is the answer's
+// Result-Code; relayed is false for answers the agent produced.
+func (rt *Router) answered(r *Request, code uint32, relayed bool) {
+	now := time.Now()
+	total := now.Sub(r.Received)
+	added := total
+	var from *peers.Peer
+	if relayed {
+		added -= now.Sub(r.sentAt)
+		if r.ntried > 0 {
+			from = r.tried[r.ntried-1]
+		}
+	}
+	rt.traffic.answer(r.Msg.AppID(), r.Msg.Code(), code, from, total, added, relayed)
+	if r.tr != nil {
+		r.endTrace(code, relayed, now)
 	}
 }
 
@@ -179,7 +237,7 @@ func (rt *Router) deliver(r *Request, ans wire.Msg) error {
 
 // reply sends an answer the agent produced to the requesting peer.
 func (rt *Router) reply(r *Request, ans Answer) {
-	rt.stats.countLocal(ans)
+	rt.answered(r, rt.stats.countLocal(ans), false)
 	if err := rt.deliver(r, ans); err != nil {
 		rt.stats.AnswersDropped.Add(1)
 		wire.PutBuf(ans)

@@ -44,16 +44,19 @@ func (s *Stats) LocalResult(code uint32) uint64 {
 	return s.byResult[len(s.byResult)-1].Load()
 }
 
-func (s *Stats) countLocal(ans []byte) {
+// countLocal counts an answer the agent produced and returns its
+// Result-Code.
+func (s *Stats) countLocal(ans []byte) uint32 {
 	s.LocalAnswers.Add(1)
 	code, _ := resultCode(wire.Msg(ans))
 	for i, c := range resultIndex {
 		if c == code {
 			s.byResult[i].Add(1)
-			return
+			return code
 		}
 	}
 	s.byResult[len(s.byResult)-1].Add(1)
+	return code
 }
 
 // resultCode reads an answer's Result-Code.

@@ -106,6 +106,12 @@ type Manager struct {
 	index     *index           // the same peers, for the forwarding path
 	listeners []net.Listener
 	stopping  bool
+	started   bool
+	retiring  map[*Peer]struct{} // removed peers whose connection is ending
+
+	live   atomic.Pointer[tunables] // options Reconfigure may change
+	reconf sync.Mutex               // one Reconfigure at a time
+	drains sync.WaitGroup           // connections draining before DPR
 
 	conns   sync.WaitGroup // connection reader goroutines
 	dials   sync.WaitGroup // connection attempts
@@ -124,13 +130,15 @@ func New(opts Options) (*Manager, error) {
 		return nil, errors.New("peers: a Handler is required")
 	}
 	m := &Manager{
-		opts:    opts,
-		log:     opts.Logger,
-		handler: opts.Handler,
-		table:   newTable(),
-		peers:   map[string]*Peer{},
-		index:   newIndex(),
+		opts:     opts,
+		log:      opts.Logger,
+		handler:  opts.Handler,
+		table:    newTable(),
+		peers:    map[string]*Peer{},
+		index:    newIndex(),
+		retiring: map[*Peer]struct{}{},
 	}
+	m.live.Store(newTunables(&m.opts))
 	m.build = builder{l: &m.opts.Local}
 	// RFC 6733 §3: the high 12 bits of End-to-End ids come from the clock.
 	m.e2e.Store(uint32(time.Now().Unix())<<20 | rand.Uint32()&0xfffff)
@@ -217,6 +225,7 @@ func (m *Manager) Start() error {
 		m.mu.Unlock()
 	}
 	m.mu.Lock()
+	m.started = true
 	if len(m.opts.Local.HostIPs) == 0 {
 		m.opts.Local.HostIPs = hostIPs(m.listeners)
 	}
@@ -250,10 +259,7 @@ func (m *Manager) closeListeners() {
 func (m *Manager) Shutdown(ctx context.Context) error {
 	m.mu.Lock()
 	m.stopping = true
-	peers := make([]*Peer, 0, len(m.peers))
-	for _, p := range m.peers {
-		peers = append(peers, p)
-	}
+	peers := m.everyPeerLocked()
 	m.mu.Unlock()
 	m.closeListeners()
 	for _, p := range peers {
@@ -269,10 +275,7 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 	}
 	m.cancel()
 	m.mu.Lock()
-	peers = peers[:0]
-	for _, p := range m.peers {
-		peers = append(peers, p)
-	}
+	peers = m.everyPeerLocked()
 	m.mu.Unlock()
 	for _, p := range peers {
 		p.mu.Lock()
@@ -286,7 +289,21 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 	// Every connection is closed now: its goroutines end promptly.
 	m.conns.Wait()
 	m.dials.Wait()
+	m.drains.Wait()
 	return err
+}
+
+// everyPeerLocked returns the known peers and the removed ones whose
+// connection is still ending.
+func (m *Manager) everyPeerLocked() []*Peer {
+	out := make([]*Peer, 0, len(m.peers)+len(m.retiring))
+	for _, p := range m.peers {
+		out = append(out, p)
+	}
+	for p := range m.retiring {
+		out = append(out, p)
+	}
+	return out
 }
 
 // ErrUnknownPeer is returned for an identity the manager does not know.
@@ -311,10 +328,7 @@ func (m *Manager) Disconnect(identity string) error {
 func (m *Manager) Abort() {
 	m.mu.Lock()
 	m.stopping = true
-	peers := make([]*Peer, 0, len(m.peers))
-	for _, p := range m.peers {
-		peers = append(peers, p)
-	}
+	peers := m.everyPeerLocked()
 	m.mu.Unlock()
 	m.closeListeners()
 	m.cancel()
@@ -335,6 +349,7 @@ func (m *Manager) Abort() {
 	}
 	m.conns.Wait()
 	m.dials.Wait()
+	m.drains.Wait()
 }
 
 func (m *Manager) accept(l net.Listener, lc Listener) {
@@ -355,9 +370,9 @@ func (m *Manager) accept(l net.Listener, lc Listener) {
 			}
 			return
 		}
-		if m.nconns.Load() >= int64(m.opts.MaxConnections) {
+		if limit := m.tun().maxConnections; m.nconns.Load() >= int64(limit) {
 			m.refused.Add(1)
-			m.log.Warn("connection refused: limit reached", "remote", nc.RemoteAddr().String(), "limit", m.opts.MaxConnections)
+			m.log.Warn("connection refused: limit reached", "remote", nc.RemoteAddr().String(), "limit", limit)
 			nc.Close()
 			continue
 		}
@@ -376,7 +391,8 @@ func (m *Manager) newConn(nc net.Conn, initiator bool) *Conn {
 	}
 	m.nconns.Add(1)
 	m.conns.Add(1)
-	return newConn(nc, initiator, m.opts.MaxMessageSize, m.opts.WriteQueue, m.log)
+	t := m.tun()
+	return newConn(nc, initiator, t.maxMessageSize, t.writeQueue, m.log)
 }
 
 func (m *Manager) connDone(c *Conn, err error) {
@@ -404,7 +420,7 @@ func (m *Manager) dial(ctx context.Context, pc PeerConfig) (net.Conn, error) {
 // runInitiator is the reader of a connection we opened: first the CEA,
 // then the open connection's traffic.
 func (m *Manager) runInitiator(p *Peer, c *Conn) {
-	c.nc.SetReadDeadline(time.Now().Add(m.opts.CapabilitiesTimeout))
+	c.nc.SetReadDeadline(time.Now().Add(m.tun().capabilitiesTimeout))
 	msg, err := c.rd.Next()
 	if err != nil {
 		if isTimeout(err) {
@@ -436,7 +452,7 @@ func (m *Manager) runInitiator(p *Peer, c *Conn) {
 // runResponder serves a connection a peer opened: TLS handshake, CER,
 // admission, then the open connection's traffic.
 func (m *Manager) runResponder(nc net.Conn, lc Listener) {
-	deadline := time.Now().Add(m.opts.CapabilitiesTimeout)
+	deadline := time.Now().Add(m.tun().capabilitiesTimeout)
 	nc.SetDeadline(deadline)
 	if tc, ok := nc.(*tls.Conn); ok {
 		if err := tc.Handshake(); err != nil {
@@ -517,13 +533,17 @@ func (m *Manager) admit(c *Conn, cer wire.Msg, lc Listener) (*Peer, *Capabilitie
 	if stopping {
 		return refuse(wire.ResultUnableToComply, "agent shutting down", nil)
 	}
-	if p == nil && !m.opts.AcceptUnknown {
+	if p == nil && !m.tun().acceptUnknown {
 		return refuse(wire.ResultUnknownPeer, "peer "+caps.OriginHost+" is not configured", nil)
 	}
-	if p != nil && p.cfg.Realm != "" && foldKey(p.cfg.Realm) != foldKey(caps.OriginRealm) {
+	var pc PeerConfig
+	if p != nil {
+		pc = p.config()
+	}
+	if pc.Realm != "" && foldKey(pc.Realm) != foldKey(caps.OriginRealm) {
 		return refuse(wire.ResultUnknownPeer, "Origin-Realm "+caps.OriginRealm+" is not the configured realm", nil, "origin_host", caps.OriginHost)
 	}
-	if lc.VerifyIdentity || (p != nil && p.cfg.VerifyIdentity) {
+	if lc.VerifyIdentity || pc.VerifyIdentity {
 		if err := verifyIdentity(c, caps.OriginHost); err != nil {
 			return refuse(wire.ResultUnknownPeer, err.Error(), nil, "origin_host", caps.OriginHost)
 		}

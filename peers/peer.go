@@ -74,6 +74,10 @@ type Peer struct {
 	backoff   time.Duration
 	noRedial  bool // the peer said DO_NOT_WANT_TO_TALK_TO_YOU
 	stopped   bool
+	retired   bool   // removed from the configuration: never routed to again
+	drainConn *Conn  // an open connection being drained before it is reopened
+	redialNow bool   // dial as soon as the connection closes (new settings)
+	cfgGen    uint64 // bumped when Reconfigure changes cfg
 	dprSent   bool
 	lost      *Conn // the connection connLostLocked already handled
 	since     time.Time
@@ -83,7 +87,7 @@ type Peer struct {
 func newPeer(m *Manager, cfg PeerConfig, configured bool) *Peer {
 	p := &Peer{m: m, cfg: cfg, conf: configured, key: foldKey(cfg.Identity), tw: cfg.Watchdog, since: time.Now()}
 	if p.tw == 0 {
-		p.tw = m.opts.Watchdog
+		p.tw = m.tun().watchdog
 	}
 	p.log = m.log.With("peer", cfg.Identity)
 	return p
@@ -94,18 +98,22 @@ func (p *Peer) Identity() string { return p.cfg.Identity }
 
 // Realm is the peer's realm: as configured, or as announced.
 func (p *Peer) Realm() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	if p.cfg.Realm != "" {
 		return p.cfg.Realm
 	}
-	if a := p.active.Load(); a != nil {
-		return a.Caps.OriginRealm
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	if p.caps != nil {
 		return p.caps.OriginRealm
 	}
 	return ""
+}
+
+// config returns the peer's settings (Reconfigure may change them).
+func (p *Peer) config() PeerConfig {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cfg
 }
 
 // Active returns the usable connection (open, watchdog OKAY), or nil.
@@ -142,7 +150,7 @@ func (p *Peer) setState(s State, reason string, d *deferred) {
 
 // publish refreshes the Active pointer and the peer table row.
 func (p *Peer) publish(d *deferred) {
-	if p.state.Open() && p.wd.usable() && p.conn != nil {
+	if p.state.Open() && p.wd.usable() && p.conn != nil && !p.retired && p.conn != p.drainConn {
 		a := &Active{Peer: p, Conn: p.conn, Caps: p.caps, Apps: p.apps}
 		p.active.Store(a)
 		p.wdOkay.Store(!p.wd.pending)
@@ -151,7 +159,9 @@ func (p *Peer) publish(d *deferred) {
 		p.wdOkay.Store(false)
 	}
 	// Written under p.mu so that rows land in transition order.
-	p.m.table.put(p.infoLocked())
+	if !p.retired {
+		p.m.table.put(p.infoLocked())
+	}
 }
 
 // start begins dialing a configured peer.
@@ -172,12 +182,13 @@ func (p *Peer) dialLocked() {
 	p.setState(StateWaitConnAck, "dialing "+p.cfg.Addr, &d)
 	go d.run()
 	p.m.dials.Add(1)
+	cfg, gen := p.cfg, p.cfgGen
 	go func() {
 		defer p.m.dials.Done()
-		ctx, cancel := context.WithTimeout(p.m.ctx, p.m.opts.CapabilitiesTimeout)
+		ctx, cancel := context.WithTimeout(p.m.ctx, p.m.tun().capabilitiesTimeout)
 		defer cancel()
-		nc, err := p.m.dial(ctx, p.cfg)
-		p.dialed(nc, err)
+		nc, err := p.m.dial(ctx, cfg)
+		p.dialed(nc, err, gen)
 	}()
 }
 
@@ -186,11 +197,12 @@ func (p *Peer) scheduleDialLocked() {
 	if !p.cfg.Connect || p.stopped || p.noRedial || p.dial != nil {
 		return
 	}
+	t := p.m.tun()
 	if p.backoff == 0 {
-		p.backoff = p.m.opts.Reconnect
+		p.backoff = t.reconnect
 	}
 	delay := p.backoff + time.Duration(rand.Int64N(int64(p.backoff)/10+1))
-	p.backoff = min(p.backoff*2, p.m.opts.ReconnectMax)
+	p.backoff = min(p.backoff*2, t.reconnectMax)
 	p.dial = time.AfterFunc(delay, func() {
 		p.mu.Lock()
 		defer p.mu.Unlock()
@@ -201,12 +213,37 @@ func (p *Peer) scheduleDialLocked() {
 	})
 }
 
-// dialed handles I-Rcv-Conn-Ack / I-Rcv-Conn-Nack.
-func (p *Peer) dialed(nc net.Conn, err error) {
+// redialLocked arms Tc after a connection ended, or dials at once when the
+// connection was closed to apply new settings.
+func (p *Peer) redialLocked() {
+	if p.redialNow {
+		p.redialNow = false
+		if p.cfg.Connect && p.dial == nil {
+			p.dialLocked()
+			return
+		}
+	}
+	p.scheduleDialLocked()
+}
+
+// dialed handles I-Rcv-Conn-Ack / I-Rcv-Conn-Nack for a dial started
+// with the settings of generation gen.
+func (p *Peer) dialed(nc net.Conn, err error, gen uint64) {
 	var d deferred
 	defer func() { d.run() }()
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if gen != p.cfgGen && !p.stopped && p.state == StateWaitConnAck {
+		// The settings changed while dialing: dial again with the new ones.
+		if nc != nil {
+			nc.Close()
+		}
+		p.setState(StateClosed, "settings changed while dialing", &d)
+		if p.cfg.Connect {
+			p.dialLocked()
+		}
+		return
+	}
 	if err != nil {
 		p.lastErr = err.Error()
 		switch p.state {
@@ -475,7 +512,7 @@ func (p *Peer) base(c *Conn, m wire.Msg) {
 		p.setState(StateClosing, "DPR received", &d)
 		// The DPR sender closes once it has our DPA; close ourselves if it
 		// does not.
-		time.AfterFunc(p.m.opts.DisconnectTimeout, func() { c.Close(errDisconnected) })
+		time.AfterFunc(p.m.tun().disconnectTimeout, func() { c.Close(errDisconnected) })
 	case wire.CmdCapabilitiesExchange:
 		if req {
 			c.Send(p.m.build.errorAnswer(m, wire.ResultUnableToComply, "capabilities already exchanged on this connection"))
@@ -579,9 +616,12 @@ func (p *Peer) closed(c *Conn, err error) {
 	case p.conn:
 		p.connLostLocked(c, reason, &d)
 		p.conn, p.caps, p.role = nil, nil, ""
+		if p.drainConn == c {
+			p.drainConn = nil
+		}
 		if p.state == StateClosing || p.state.Open() {
 			p.setState(StateClosed, reason, &d)
-			p.scheduleDialLocked()
+			p.redialLocked()
 		}
 	case p.iconn:
 		p.iconn = nil
@@ -589,7 +629,7 @@ func (p *Peer) closed(c *Conn, err error) {
 		case StateWaitICEA:
 			p.lastErr = reason
 			p.setState(StateClosed, "connection closed before CEA: "+reason, &d)
-			p.scheduleDialLocked()
+			p.redialLocked()
 		case StateWaitReturns:
 			p.acceptResponderLocked(&d, "our connection closed, peer's accepted")
 		}
@@ -633,7 +673,7 @@ func (p *Peer) sendDPR(cause uint32, stop bool) *Conn {
 		p.connLostLocked(c, "DPR sent by operator ("+causeName(cause)+")", &d)
 		p.wd = watchdog{}
 		p.setState(StateClosing, "DPR sent", &d)
-		time.AfterFunc(p.m.opts.DisconnectTimeout, func() { c.Close(errDPATimeout) })
+		time.AfterFunc(p.m.tun().disconnectTimeout, func() { c.Close(errDPATimeout) })
 		return c
 	}
 	p.stopped = true
@@ -655,7 +695,7 @@ func (p *Peer) sendDPR(cause uint32, stop bool) *Conn {
 	p.connLostLocked(c, "DPR sent ("+causeName(cause)+")", &d)
 	p.wd = watchdog{}
 	p.setState(StateClosing, "DPR sent", &d)
-	time.AfterFunc(p.m.opts.DisconnectTimeout, func() { c.Close(errDPATimeout) })
+	time.AfterFunc(p.m.tun().disconnectTimeout, func() { c.Close(errDPATimeout) })
 	return c
 }
 

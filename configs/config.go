@@ -142,6 +142,13 @@ type Limits struct {
 	// WriteQueue is the number of messages queued per connection before
 	// sends fail.
 	WriteQueue int `mapstructure:"write_queue"`
+	// MaxAVPs bounds the AVPs in one request, nested ones included; more
+	// are answered 5009 DIAMETER_AVP_OCCURS_TOO_MANY_TIMES.
+	MaxAVPs int `mapstructure:"max_avps"`
+	// MaxAVPDepth bounds the nesting of Grouped AVPs (top-level AVPs are
+	// depth 1); deeper requests are answered 5004
+	// DIAMETER_INVALID_AVP_VALUE.
+	MaxAVPDepth int `mapstructure:"max_avp_depth"`
 }
 
 // Log configures the agent's log output.

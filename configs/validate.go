@@ -120,6 +120,12 @@ func (c *Config) Validate() error {
 	if l.WriteQueue < 16 {
 		v.add("limits.write_queue", "%d is below 16", l.WriteQueue)
 	}
+	if l.MaxAVPs < 16 || l.MaxAVPs > 1<<21 {
+		v.add("limits.max_avps", "%d must be between 16 and 2097152", l.MaxAVPs)
+	}
+	if l.MaxAVPDepth < 2 || l.MaxAVPDepth > 64 {
+		v.add("limits.max_avp_depth", "%d must be between 2 and 64", l.MaxAVPDepth)
+	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:

@@ -359,3 +359,19 @@ func (c *Conn) write(batch []queued) error {
 }
 
 var errLocalClose = errors.New("peers: closed locally")
+
+// Default message content limits (Options.MaxAVPs, Options.MaxAVPDepth):
+// far above what real applications send (a large S6a ULA carries a few
+// hundred AVPs, nested five deep) and far below what a hostile 64 KiB frame
+// could hold.
+const (
+	DefaultMaxAVPs     = 4096
+	DefaultMaxAVPDepth = 16
+)
+
+// AVPLimits returns the bounds on the AVPs of one message: their number,
+// nested ones included, and the nesting depth of Grouped AVPs. The routing
+// layer enforces them on every request it receives.
+func (m *Manager) AVPLimits() (maxAVPs, maxDepth int) {
+	return m.opts.MaxAVPs, m.opts.MaxAVPDepth
+}

@@ -55,6 +55,10 @@ type Options struct {
 	MaxMessageSize int
 	MaxConnections int
 	WriteQueue     int
+	// MaxAVPs bounds the AVPs of one message (nested ones included) and
+	// MaxAVPDepth the nesting of Grouped AVPs; see AVPLimits.
+	MaxAVPs     int
+	MaxAVPDepth int
 
 	Handler Handler
 	Logger  *slog.Logger
@@ -79,6 +83,12 @@ func (o *Options) setDefaults() {
 	}
 	if o.WriteQueue <= 0 {
 		o.WriteQueue = 4096
+	}
+	if o.MaxAVPs <= 0 {
+		o.MaxAVPs = DefaultMaxAVPs
+	}
+	if o.MaxAVPDepth <= 0 {
+		o.MaxAVPDepth = DefaultMaxAVPDepth
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))

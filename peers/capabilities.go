@@ -56,7 +56,14 @@ const (
 // with fewer AVPs, so only Origin-Host and Result-Code are required.
 func parseCapabilities(m wire.Msg, isAnswer bool) (Capabilities, *capError) {
 	var c Capabilities
-	var seen [5]bool // Origin-Host, Origin-Realm, Vendor-Id, Product-Name, Result-Code
+	if !isAnswer && m.Flags()&(wire.FlagError|wire.FlagProxiable) != 0 {
+		// RFC 6733 §5.3.1: "< Diameter Header: 257, REQ >", neither
+		// proxiable nor an error.
+		return c, &capError{code: wire.ResultInvalidHdrBits, msg: "CER with the P or E bit set"}
+	}
+	// Origin-Host, Origin-Realm, Vendor-Id, Product-Name, Result-Code,
+	// Origin-State-Id, Firmware-Revision: at most once each.
+	var seen [7]bool
 	once := func(i int, a wire.AVP, body []byte) *capError {
 		if seen[i] {
 			return &capError{wire.ResultAVPOccursTooManyTimes, "AVP occurs more than once", a.Raw(body)}
@@ -74,14 +81,24 @@ func parseCapabilities(m wire.Msg, isAnswer bool) (Capabilities, *capError) {
 			}
 			continue
 		}
+		if !isAnswer && mustM(a.Code) && !a.Mandatory() {
+			// RFC 6733 §4.5: these AVPs MUST carry the M bit.
+			return c, &capError{wire.ResultInvalidAVPBits, "AVP without the M bit", a.Raw(body)}
+		}
 		var err *capError
 		switch a.Code {
 		case wire.AVPOriginHost:
 			err = once(0, a, body)
 			c.OriginHost = string(a.Data)
+			if err == nil && !wire.IsDiameterIdentity(a.Data) {
+				err = &capError{wire.ResultInvalidAVPValue, "Origin-Host is not a valid DiameterIdentity", a.Raw(body)}
+			}
 		case wire.AVPOriginRealm:
 			err = once(1, a, body)
 			c.OriginRealm = string(a.Data)
+			if err == nil && !wire.IsDiameterIdentity(a.Data) {
+				err = &capError{wire.ResultInvalidAVPValue, "Origin-Realm is not a valid DiameterIdentity", a.Raw(body)}
+			}
 		case wire.AVPVendorID:
 			err = once(2, a, body)
 			c.VendorID, err = u32(a, body, err)
@@ -98,7 +115,8 @@ func parseCapabilities(m wire.Msg, isAnswer bool) (Capabilities, *capError) {
 			}
 			c.HostIPs = append(c.HostIPs, ip)
 		case wire.AVPOriginStateID:
-			c.OriginStateID, err = u32(a, body, nil)
+			err = once(5, a, body)
+			c.OriginStateID, err = u32(a, body, err)
 			c.HasOriginStateID = true
 		case wire.AVPSupportedVendorID:
 			var v uint32
@@ -121,7 +139,8 @@ func parseCapabilities(m wire.Msg, isAnswer bool) (Capabilities, *capError) {
 			v, err = u32(a, body, nil)
 			c.InbandSecurity = append(c.InbandSecurity, v)
 		case wire.AVPFirmwareRevision:
-			c.FirmwareRevision, err = u32(a, body, nil)
+			err = once(6, a, body)
+			c.FirmwareRevision, err = u32(a, body, err)
 		case wire.AVPErrorMessage:
 			c.ErrorMessage = string(a.Data)
 		case wire.AVPFailedAVP, wire.AVPProxyInfo, wire.AVPRouteRecord, wire.AVPErrorReportingHost,
@@ -164,6 +183,19 @@ func parseCapabilities(m wire.Msg, isAnswer bool) (Capabilities, *capError) {
 		return c, &capError{wire.ResultInvalidAVPValue, "empty Origin-Host", wire.AppendAVP(nil, wire.AVPOriginHost, wire.AVPFlagMandatory, 0, nil)}
 	}
 	return c, nil
+}
+
+// mustM reports whether RFC 6733 §4.5 requires the M bit on a base AVP of
+// the capabilities exchange.
+func mustM(code uint32) bool {
+	switch code {
+	case wire.AVPOriginHost, wire.AVPOriginRealm, wire.AVPHostIPAddress, wire.AVPVendorID,
+		wire.AVPResultCode, wire.AVPOriginStateID, wire.AVPSupportedVendorID,
+		wire.AVPAuthApplicationID, wire.AVPAcctApplicationID, wire.AVPVendorSpecificApplicationID,
+		wire.AVPInbandSecurityID:
+		return true
+	}
+	return false
 }
 
 func u32(a wire.AVP, body []byte, prev *capError) (uint32, *capError) {

@@ -375,3 +375,8 @@ const (
 func (m *Manager) AVPLimits() (maxAVPs, maxDepth int) {
 	return m.opts.MaxAVPs, m.opts.MaxAVPDepth
 }
+
+// FrameErrors is the number of connections closed because a frame header
+// could not be trusted (version, length, size limit): one per connection,
+// as the stream cannot be resynchronised after one.
+func (m *Manager) FrameErrors() uint64 { return m.frameErrors.Load() }

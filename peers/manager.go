@@ -128,6 +128,8 @@ type Manager struct {
 	nconns  atomic.Int64
 	e2e     atomic.Uint32
 	refused atomic.Uint64
+	// frameErrors counts connections closed on an unreadable frame header.
+	frameErrors atomic.Uint64
 }
 
 // New validates opts and builds a Manager; Start brings it up.
@@ -481,8 +483,9 @@ func (m *Manager) runResponder(nc net.Conn, lc Listener) {
 		if isTimeout(err) {
 			err = errCERTimeout
 		}
-		m.answerFrameError(c, err)
-		c.log.Warn("connection closed before capabilities exchange", "err", err)
+		if !m.answerFrameError(c, err) {
+			c.log.Warn("connection closed before capabilities exchange", "err", err)
+		}
 		m.connDone(c, err)
 		return
 	}
@@ -622,10 +625,9 @@ func (m *Manager) readLoop(p *Peer, c *Conn) {
 			c.flushWakes()
 			if ce := c.Err(); ce != nil {
 				err = ce // closed on our side: say why, not what the read saw
-			} else if !errors.Is(err, io.EOF) {
+			} else if !m.answerFrameError(c, err) && !errors.Is(err, io.EOF) {
 				c.log.Warn("connection read failed", "err", err)
 			}
-			m.answerFrameError(c, err)
 			c.Close(err)
 			p.closed(c, err)
 			m.connDone(c, err)
@@ -641,8 +643,10 @@ func (m *Manager) readLoop(p *Peer, c *Conn) {
 
 // answerFrameError answers a request whose header the framer rejected
 // (5011 for the version, 5015 for the length) before the connection closes:
-// the stream cannot be resynchronised after a bad header.
-func (m *Manager) answerFrameError(c *Conn, err error) {
+// the stream cannot be resynchronised after a bad header. It logs the one
+// line the event gets, counts it, and reports whether err was such a
+// header error.
+func (m *Manager) answerFrameError(c *Conn, err error) bool {
 	var code uint32
 	switch {
 	case errors.Is(err, wire.ErrVersion):
@@ -650,12 +654,13 @@ func (m *Manager) answerFrameError(c *Conn, err error) {
 	case errors.Is(err, wire.ErrLength), errors.Is(err, wire.ErrTooLarge):
 		code = wire.ResultInvalidMessageLength
 	default:
-		return
+		return false
 	}
+	m.frameErrors.Add(1)
 	hdr := c.rd.LastHeader()
 	c.log.Warn("unreadable frame, closing connection", "err", err)
 	if hdr == nil || hdr[4]&wire.FlagRequest == 0 {
-		return
+		return true
 	}
 	ans := wire.ErrorAnswerFromHeader(hdr, wire.ErrorSpec{
 		OriginHost: m.opts.Local.OriginHost, OriginRealm: m.opts.Local.OriginRealm,
@@ -668,6 +673,7 @@ func (m *Manager) answerFrameError(c *Conn, err error) {
 		case <-time.After(time.Second):
 		}
 	}
+	return true
 }
 
 func isTimeout(err error) bool {

@@ -177,7 +177,7 @@ func (rt *Router) scan(r *Request) rejection {
 			r.SessionID = a.Data
 			continue
 		}
-		if !validIdentity(a.Data) {
+		if !wire.IsDiameterIdentity(a.Data) {
 			return rejection{wire.ResultInvalidAVPValue, routingAVPNames[i] + " is not a valid DiameterIdentity", a.Raw(body)}
 		}
 		switch i {
@@ -201,21 +201,6 @@ func (rt *Router) scan(r *Request) rejection {
 		return rejection{wire.ResultMissingAVP, "missing Origin-Realm", wire.AppendAVP(nil, wire.AVPOriginRealm, wire.AVPFlagMandatory, 0, nil)}
 	}
 	return rejection{}
-}
-
-// validIdentity reports whether b can be a DiameterIdentity (RFC 6733
-// §4.3.1): 1 to 255 octets of printable ASCII without spaces (an FQDN or a
-// realm; internationalised names travel as A-labels).
-func validIdentity(b []byte) bool {
-	if len(b) == 0 || len(b) > 255 {
-		return false
-	}
-	for _, c := range b {
-		if c <= ' ' || c > '~' {
-			return false
-		}
-	}
-	return true
 }
 
 // groupedAVPs are the Grouped AVPs of go-diameter's dictionary (base,

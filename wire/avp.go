@@ -46,3 +46,19 @@ func (a AVP) Raw(buf []byte) []byte { return buf[a.Offset : a.Offset+a.Size] }
 
 // Group returns an iterator over the AVPs inside Data, for a Grouped AVP.
 func (a AVP) Group() Iter { return NewIter(a.Data) }
+
+// IsDiameterIdentity reports whether b can be a DiameterIdentity (RFC 6733
+// §4.3.1): 1 to 255 octets of printable ASCII without spaces, as an FQDN
+// or a realm is (internationalised names travel as A-labels). It does not
+// allocate.
+func IsDiameterIdentity(b []byte) bool {
+	if len(b) == 0 || len(b) > 255 {
+		return false
+	}
+	for _, c := range b {
+		if c <= ' ' || c > '~' {
+			return false
+		}
+	}
+	return true
+}

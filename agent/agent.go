@@ -31,6 +31,9 @@ type Agent struct {
 	admin  *admin.Server
 	apps   *localApps
 	path   string // the configuration file, for reloads; "" for the embedded one
+
+	// pol is the policy kept across reloads (agent/policy.go).
+	pol *agentPolicy
 }
 
 // SetConfigPath records the file the configuration came from, so that the
@@ -49,6 +52,9 @@ func New(cfg *configs.Config, log *slog.Logger) (*Agent, error) {
 	}
 	a := &Agent{log: log}
 	a.cfg.Store(cfg)
+	if err := a.preparePolicy(cfg); err != nil {
+		return nil, err
+	}
 	a.router = routing.New(table, RouterOptions(cfg, log))
 	if a.apps, err = startApps(cfg, a.router, log); err != nil {
 		a.router.Close()
@@ -58,6 +64,7 @@ func New(cfg *configs.Config, log *slog.Logger) (*Agent, error) {
 	opts.Local.Apps = append(opts.Local.Apps, a.apps.adverts...)
 	opts.Logger = log
 	opts.Handler = a.router
+	opts.Admit = a.pol.state.Gate
 	m, err := peers.New(opts)
 	if err != nil {
 		a.router.Close()
@@ -150,6 +157,7 @@ func (a *Agent) Ready() (bool, string) {
 func (a *Agent) routerOptions(cfg *configs.Config) routing.Options {
 	o := RouterOptions(cfg, a.log)
 	o.Local = a.apps.handlers
+	a.pol.apply(&o, cfg)
 	return o
 }
 

@@ -58,6 +58,9 @@ type Config struct {
 	Apps   Apps   `mapstructure:"apps"`
 	Limits Limits `mapstructure:"limits"`
 	Log    Log    `mapstructure:"log"`
+	// Policy holds admission, rate limits, AVP rules, topology hiding and
+	// overload control (configs/policy.go).
+	Policy Policy `mapstructure:"policy"`
 }
 
 // Identity is what the agent says about itself in CER/CEA and in the

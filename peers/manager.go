@@ -60,6 +60,10 @@ type Options struct {
 	MaxAVPs     int
 	MaxAVPDepth int
 
+	// Admit screens inbound connections and CERs (peers/admit.go); nil
+	// admits every peer the rules above allow.
+	Admit Admission
+
 	Handler Handler
 	Logger  *slog.Logger
 }
@@ -388,6 +392,9 @@ func (m *Manager) accept(l net.Listener, lc Listener) {
 			nc.Close()
 			continue
 		}
+		if !m.admitConn(nc) {
+			continue
+		}
 		go m.runResponder(nc, lc)
 	}
 }
@@ -538,6 +545,9 @@ func (m *Manager) admit(c *Conn, cer wire.Msg, lc Listener) (*Peer, *Capabilitie
 	key := foldKey(caps.OriginHost)
 	if key == foldKey(m.opts.Local.OriginHost) {
 		return refuse(wire.ResultUnknownPeer, "Origin-Host is this agent's own identity", nil)
+	}
+	if code, why := m.admitPeer(c, &caps); code != 0 {
+		return refuse(code, why, nil, "origin_host", caps.OriginHost, "origin_realm", caps.OriginRealm)
 	}
 	m.mu.Lock()
 	p := m.peers[key]

@@ -50,6 +50,9 @@ func (rt *Router) decide(ctx context.Context, r *Request) (Answer, error) {
 		return rt.errorAnswer(r, wire.ResultApplicationUnsupported, "application not routed for realm "+string(r.DestRealm)), nil
 	}
 	r.route = route
+	if code, msg := r.gen.opts.Hooks.route(r); code != 0 {
+		return rt.errorAnswer(r, code, msg), nil
+	}
 	switch route.Action {
 	case realm.Local:
 		return rt.serveLocal(ctx, r)
@@ -79,6 +82,9 @@ func (rt *Router) serveLocal(ctx context.Context, r *Request) (Answer, error) {
 func (rt *Router) forward(r *Request) Answer {
 	for {
 		a := rt.pick(r)
+		if a == nil && r.skipped {
+			return rt.errorAnswer(r, wire.ResultTooBusy, "every eligible peer for route "+r.route.Name+" is overloaded")
+		}
 		if a == nil {
 			msg := "no eligible peer for route " + r.route.Name
 			if r.ntried > 0 {
@@ -94,6 +100,9 @@ func (rt *Router) forward(r *Request) Answer {
 
 // forwardTo sends r to one chosen peer (Destination-Host, redirect).
 func (rt *Router) forwardTo(r *Request, a *peers.Active) Answer {
+	if !r.gen.opts.Hooks.peerOK(r, a) {
+		return rt.errorAnswer(r, wire.ResultTooBusy, "peer "+a.Peer.Identity()+" is overloaded")
+	}
 	if err := rt.send(r, a); err != nil {
 		return rt.errorAnswer(r, wire.ResultUnableToDeliver, "peer "+a.Peer.Identity()+": "+err.Error())
 	}
@@ -125,6 +134,7 @@ func (rt *Router) send(r *Request, a *peers.Active) error {
 	deadline := r.sentAt.Add(tx)
 	out := wire.Msg(wire.GetBuf(len(r.Msg)))
 	copy(out, r.Msg)
+	out = r.gen.opts.Hooks.egress(r, a, out)
 	r.beginAttempt(a.Peer)
 	hbh, err := a.Conn.SendRequestVia(out, r, r.via)
 	if err != nil {
@@ -164,7 +174,7 @@ func (rt *Router) pick(r *Request) *peers.Active {
 				continue
 			}
 			a := p.Active()
-			if a == nil || !a.Apps.Supports(app) || r.Msg.HasRouteRecordString(p.Identity()) {
+			if a == nil || !a.Apps.Supports(app) || r.Msg.HasRouteRecordString(p.Identity()) || !r.gen.opts.Hooks.peerOK(r, a) {
 				continue
 			}
 			if n < len(cands) {
@@ -255,6 +265,7 @@ func (rt *Router) serveAnswer(p *peers.Peer, c *peers.Conn, m wire.Msg) {
 	}
 	r := e.(*Request)
 	r.via = c // this is c's reader goroutine now
+	m = r.gen.opts.Hooks.answer(r, p, m)
 	opts := &r.gen.opts
 	code, ok := resultCode(m)
 	if ok {

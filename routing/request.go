@@ -30,6 +30,10 @@ type Request struct {
 	OriginRealm []byte
 	// Received is when the request arrived.
 	Received time.Time
+	// PolicyFlags is scratch state for policy stages and hooks (zero on
+	// arrival), e.g. what the egress hook added that the answer hook must
+	// undo.
+	PolicyFlags uint32
 
 	gen *generation
 
@@ -41,6 +45,8 @@ type Request struct {
 	ntried  int
 	retries int
 	egress  *peers.Conn
+	// skipped: a Hooks.Peer refusal, so no peer left means 3004.
+	skipped bool
 	sentAt  time.Time // when the attempt in flight was sent
 	// tr is the tracing state of a sampled request, nil otherwise.
 	tr *requestTrace

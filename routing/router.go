@@ -35,7 +35,10 @@ type Options struct {
 	// Middleware runs before the routing decision, outermost first
 	// (policy stages).
 	Middleware []Middleware
-	Logger     *slog.Logger
+	// Hooks are the policy callbacks after the routing decision
+	// (routing/hooks.go); nil: none.
+	Hooks  *Hooks
+	Logger *slog.Logger
 }
 
 // Router is the peers.Handler that routes every application message.
@@ -237,6 +240,7 @@ func (rt *Router) deliver(r *Request, ans wire.Msg) error {
 
 // reply sends an answer the agent produced to the requesting peer.
 func (rt *Router) reply(r *Request, ans Answer) {
+	ans = r.gen.opts.Hooks.answer(r, nil, ans)
 	rt.answered(r, rt.stats.countLocal(ans), false)
 	if err := rt.deliver(r, ans); err != nil {
 		rt.stats.AnswersDropped.Add(1)

@@ -19,6 +19,7 @@ import (
 	"github.com/dra-project/dra/configs"
 	"github.com/dra-project/dra/peers"
 	"github.com/dra-project/dra/routing"
+	"github.com/dra-project/dra/telemetry"
 )
 
 // Agent is a configured, startable Diameter agent.
@@ -30,6 +31,7 @@ type Agent struct {
 	router *routing.Router
 	admin  *admin.Server
 	apps   *localApps
+	tel    *telemetry.Telemetry // agent/telemetry.go
 	path   string // the configuration file, for reloads; "" for the embedded one
 
 	// pol is the policy kept across reloads (agent/policy.go).
@@ -41,7 +43,11 @@ type Agent struct {
 func (a *Agent) SetConfigPath(path string) { a.path = path }
 
 // New builds an agent from a validated configuration.
-func New(cfg *configs.Config, log *slog.Logger) (*Agent, error) {
+func New(cfg *configs.Config, log *slog.Logger, with ...Option) (*Agent, error) {
+	var o options
+	for _, f := range with {
+		f(&o)
+	}
 	opts, err := PeerOptions(cfg)
 	if err != nil {
 		return nil, err
@@ -56,8 +62,13 @@ func New(cfg *configs.Config, log *slog.Logger) (*Agent, error) {
 		return nil, err
 	}
 	a.router = routing.New(table, RouterOptions(cfg, log))
+	if err := a.startTelemetry(cfg, o); err != nil {
+		a.router.Close()
+		return nil, err
+	}
 	if a.apps, err = startApps(cfg, a.router, log); err != nil {
 		a.router.Close()
+		a.tel.Shutdown(context.Background())
 		return nil, err
 	}
 	a.router.Update(table, a.routerOptions(cfg))
@@ -69,11 +80,13 @@ func New(cfg *configs.Config, log *slog.Logger) (*Agent, error) {
 	if err != nil {
 		a.router.Close()
 		a.apps.close()
+		a.tel.Shutdown(context.Background())
 		return nil, fmt.Errorf("agent: %w", err)
 	}
 	a.router.Attach(m)
 	a.peers = m
 	a.admin = admin.New(cfg.Admin, backend{a}, log)
+	a.observeTelemetry()
 	return a, nil
 }
 
@@ -97,7 +110,7 @@ func (a *Agent) Shutdown(ctx context.Context) error {
 	err := a.peers.Shutdown(ctx)
 	a.router.Close()
 	a.admin.Shutdown(ctx)
-	return errors.Join(err, a.apps.close())
+	return errors.Join(err, a.apps.close(), a.tel.Shutdown(ctx))
 }
 
 // Reload applies a new configuration's routing table and router settings

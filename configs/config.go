@@ -7,6 +7,7 @@ import (
 	"github.com/dra-project/dra/apps/aaa"
 	"github.com/dra-project/dra/apps/cdf"
 	"github.com/dra-project/dra/apps/ocs"
+	"github.com/dra-project/dra/telemetry"
 )
 
 // Apps configures the local applications; each is off unless enabled.
@@ -53,6 +54,8 @@ type Config struct {
 	// Admin is the HTTP admin API (health, readiness, peers, routes,
 	// reload, disconnect).
 	Admin admin.Config `mapstructure:"admin"`
+	// Telemetry configures OpenTelemetry traces and metrics.
+	Telemetry telemetry.Config `mapstructure:"telemetry"`
 	// Apps are the applications the agent serves itself (route action
 	// local, or Destination-Host naming the agent).
 	Apps   Apps   `mapstructure:"apps"`

@@ -94,6 +94,9 @@ func (c *Config) Validate() error {
 	if err := c.Admin.Validate(); err != nil {
 		v.errs = append(v.errs, fmt.Errorf("%w: %w", ErrInvalid, err))
 	}
+	if _, err := c.Telemetry.Resolve(nil); err != nil {
+		v.errs = append(v.errs, fmt.Errorf("%w: %w", ErrInvalid, err))
+	}
 	if err := c.Policy.Validate(); err != nil {
 		v.errs = append(v.errs, err) // configs/policy.go
 	}

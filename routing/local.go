@@ -105,3 +105,18 @@ func (rt *Router) stopLocal() {
 		}
 	}
 }
+
+// LocalQueued is the number of requests waiting for a local application
+// worker.
+func (rt *Router) LocalQueued() int {
+	p := &rt.localPool
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	n := 0
+	for _, q := range p.queues {
+		if q != nil {
+			n += len(q)
+		}
+	}
+	return n
+}

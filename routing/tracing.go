@@ -146,7 +146,7 @@ func (r *Request) beginAttempt(p *peers.Peer) {
 
 // endAttempt closes the attempt in flight: outcome says how it ended,
 // code is the Result-Code of its answer (0: none).
-func (r *Request) endAttempt(outcome string, code uint32, failed bool) {
+func (r *Request) endAttempt(outcome string, code uint32, failed bool, opts ...trace.SpanEndOption) {
 	if r.tr == nil || r.tr.attempt == nil {
 		return
 	}
@@ -159,7 +159,7 @@ func (r *Request) endAttempt(outcome string, code uint32, failed bool) {
 	if failed {
 		s.SetStatus(codes.Error, outcome)
 	}
-	s.End()
+	s.End(opts...)
 }
 
 // localSpan opens the span of a local application's handling.
@@ -171,7 +171,7 @@ func (r *Request) localSpan() (context.Context, trace.Span) {
 // endTrace closes r's server span with what is known once it is answered.
 func (r *Request) endTrace(code uint32, relayed bool, now time.Time) {
 	t := r.tr
-	r.endAttempt("answered", code, false)
+	r.endAttempt("answered", code, false, trace.WithTimestamp(now))
 	attrs := []attribute.KeyValue{
 		attrResult.Int64(int64(code)),
 		attrTFlag.Bool(r.Msg.IsRetransmit()),

@@ -13,6 +13,7 @@ import (
 
 	"github.com/dra-project/dra/agent"
 	"github.com/dra-project/dra/configs"
+	"github.com/dra-project/dra/telemetry"
 )
 
 func main() {
@@ -103,10 +104,12 @@ func newLogger(c configs.Log) *slog.Logger {
 	var lvl slog.Level
 	lvl.UnmarshalText([]byte(c.Level))
 	opts := &slog.HandlerOptions{Level: lvl}
+	// Records logged with a traced request's context carry its trace_id
+	// and span_id.
 	if c.Format == "json" {
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+		return slog.New(telemetry.LogHandler(slog.NewJSONHandler(os.Stderr, opts)))
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+	return slog.New(telemetry.LogHandler(slog.NewTextHandler(os.Stderr, opts)))
 }
 
 // reload re-reads the configuration file on SIGHUP; a bad file is refused

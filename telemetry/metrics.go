@@ -1,0 +1,217 @@
+package telemetry
+
+import (
+	"context"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/sdk/instrumentation"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+
+	"github.com/dra-project/dra/peers"
+	"github.com/dra-project/dra/routing"
+)
+
+// Sources are what the instruments read when metrics are collected.
+type Sources struct {
+	Router *routing.Router
+	Peers  *peers.Manager
+	// Reloads reports how many configuration reloads succeeded and
+	// failed.
+	Reloads func() (ok, failed uint64)
+}
+
+type sources struct {
+	p     atomic.Pointer[Sources]
+	start time.Time
+}
+
+func (s *sources) set(v Sources) {
+	if s.start.IsZero() {
+		s.start = time.Now()
+	}
+	s.p.Store(&v)
+}
+
+func (s *sources) get() *Sources {
+	if v := s.p.Load(); v != nil {
+		return v
+	}
+	return &Sources{}
+}
+
+// Attribute keys of the metrics (Prometheus labels of the same name).
+const (
+	keyApp     = attribute.Key("application_id")
+	keyCommand = attribute.Key("command")
+	keyResult  = attribute.Key("result_code")
+	keyPeer    = attribute.Key("peer")
+	keySource  = attribute.Key("source") // relayed or agent
+	keyEvent   = attribute.Key("event")
+	keyState   = attribute.Key("state")
+	keyOutcome = attribute.Key("outcome")
+)
+
+// registerInstruments creates the asynchronous instruments and the
+// callback that fills them from the sources.
+func registerInstruments(m metric.Meter, src *sources) (metric.Registration, error) {
+	var errs [11]error
+	var (
+		requests, answers, events, reloads             metric.Int64ObservableCounter
+		pending, queue, up, state, wd, local, inflight metric.Int64ObservableGauge
+	)
+	requests, errs[0] = m.Int64ObservableCounter("dra.requests",
+		metric.WithDescription("Requests received (and originated by local applications, peer \"\"), by application, command and ingress peer."))
+	answers, errs[1] = m.Int64ObservableCounter("dra.answers",
+		metric.WithDescription("Answers sent back, by application, command, Result-Code, the peer that answered (\"\" for the agent) and source (relayed or agent)."))
+	events, errs[2] = m.Int64ObservableCounter("dra.router.events",
+		metric.WithDescription("Routing events: forward attempts, failovers, retransmits, timeouts, busy, redirects, loops, malformed requests, panics, unknown and dropped answers."))
+	pending, errs[3] = m.Int64ObservableGauge("dra.peer.pending",
+		metric.WithDescription("Requests forwarded to the peer and awaiting its answer."))
+	queue, errs[4] = m.Int64ObservableGauge("dra.peer.write_queue",
+		metric.WithDescription("Messages queued for the peer's connection writer."))
+	up, errs[5] = m.Int64ObservableGauge("dra.peer.up",
+		metric.WithDescription("1 when the peer is open with its watchdog OKAY (usable for routing), else 0."))
+	state, errs[6] = m.Int64ObservableGauge("dra.peer.state",
+		metric.WithDescription("1 for the peer's current RFC 6733 state (label state)."))
+	wd, errs[7] = m.Int64ObservableGauge("dra.peer.watchdog",
+		metric.WithDescription("1 for the peer's current RFC 3539 watchdog state (label state)."))
+	local, errs[8] = m.Int64ObservableGauge("dra.local.queue",
+		metric.WithDescription("Requests waiting for a local application worker."))
+	reloads, errs[9] = m.Int64ObservableCounter("dra.reloads",
+		metric.WithDescription("Configuration reloads by outcome (success, failure)."))
+	inflight, errs[10] = m.Int64ObservableGauge("dra.pending",
+		metric.WithDescription("Requests awaiting an answer from any peer."))
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		s := src.get()
+		if rt := s.Router; rt != nil {
+			snap := rt.Traffic().Snapshot()
+			for _, r := range snap.Requests {
+				o.ObserveInt64(requests, int64(r.Count), metric.WithAttributes(
+					keyApp.Int64(int64(r.App)), keyCommand.String(commandLabel(r.Command)), keyPeer.String(r.Peer)))
+			}
+			for _, a := range snap.Answers {
+				source := "relayed"
+				if a.Peer == "" {
+					source = "agent"
+				}
+				o.ObserveInt64(answers, int64(a.Count), metric.WithAttributes(
+					keyApp.Int64(int64(a.App)), keyCommand.String(commandLabel(a.Command)),
+					keyResult.Int64(int64(a.ResultCode)), keyPeer.String(a.Peer), keySource.String(source)))
+			}
+			st := rt.Stats()
+			for _, e := range []struct {
+				name string
+				v    uint64
+			}{
+				{"forwarded", st.Forwarded.Load()}, {"failover", st.Failovers.Load()},
+				{"retransmit", st.Retransmits.Load()}, {"timeout", st.Timeouts.Load()},
+				{"busy", st.Busy.Load()}, {"redirect", st.Redirects.Load()}, {"loop", st.Loops.Load()},
+				{"malformed", st.Malformed.Load()}, {"panic", st.Panics.Load()},
+				{"unknown_answer", st.UnknownAnswers.Load()}, {"dropped_answer", st.AnswersDropped.Load()},
+				{"originated", st.Originated.Load()},
+			} {
+				o.ObserveInt64(events, int64(e.v), metric.WithAttributes(keyEvent.String(e.name)))
+			}
+			o.ObserveInt64(local, int64(rt.LocalQueued()))
+		}
+		if m := s.Peers; m != nil {
+			total := 0
+			for _, p := range m.Peers() {
+				id := keyPeer.String(p.Identity())
+				ps, ws := p.State()
+				var n, q, u int64
+				if a := p.Active(); a != nil {
+					n, q, u = int64(a.Conn.PendingLen()), int64(a.Conn.QueueLen()), 1
+				}
+				total += int(n)
+				o.ObserveInt64(pending, n, metric.WithAttributes(id))
+				o.ObserveInt64(queue, q, metric.WithAttributes(id))
+				o.ObserveInt64(up, u, metric.WithAttributes(id))
+				o.ObserveInt64(state, 1, metric.WithAttributes(id, keyState.String(ps.String())))
+				o.ObserveInt64(wd, 1, metric.WithAttributes(id, keyState.String(ws.String())))
+			}
+			o.ObserveInt64(inflight, int64(total))
+		}
+		if s.Reloads != nil {
+			ok, failed := s.Reloads()
+			o.ObserveInt64(reloads, int64(ok), metric.WithAttributes(keyOutcome.String("success")))
+			o.ObserveInt64(reloads, int64(failed), metric.WithAttributes(keyOutcome.String("failure")))
+		}
+		return nil
+	}, requests, answers, events, pending, queue, up, state, wd, local, reloads, inflight)
+}
+
+// commandLabel names a command as its request abbreviation without the
+// final R ("CC" for Credit-Control), or its decimal code.
+func commandLabel(code uint32) string {
+	if n, ok := commandNames[code]; ok {
+		return n
+	}
+	return strconv.FormatUint(uint64(code), 10)
+}
+
+var commandNames = map[uint32]string{
+	257: "CE", 280: "DW", 282: "DP", 258: "RA", 271: "AC", 272: "CC", 274: "AS", 275: "ST", 265: "AA", 268: "DE",
+	300: "UA", 301: "SA", 302: "LI", 303: "MA", 304: "RT", 305: "PP", 306: "UD", 307: "PU", 308: "SN", 309: "PN",
+	316: "UL", 317: "CL", 318: "AI", 319: "ID", 320: "DS", 321: "PU", 322: "RS", 323: "NO",
+}
+
+// producer turns the router's latency histograms into OpenTelemetry
+// histogram data points. The OpenTelemetry API has no asynchronous
+// histogram, and recording through a synchronous one costs ~0.5 µs per
+// request on the forwarding path; the router keeps atomic buckets instead
+// and this producer hands them to the metric readers at collection time.
+type producer struct{ src *sources }
+
+var boundsSeconds = func() []float64 {
+	b := make([]float64, len(routing.LatencyBounds))
+	for i, d := range routing.LatencyBounds {
+		b[i] = d.Seconds()
+	}
+	return b
+}()
+
+// Produce implements sdkmetric.Producer.
+func (p producer) Produce(context.Context) ([]metricdata.ScopeMetrics, error) {
+	s := p.src.get()
+	if s.Router == nil {
+		return nil, nil
+	}
+	now := time.Now()
+	total := metricdata.Histogram[float64]{Temporality: metricdata.CumulativeTemporality}
+	added := metricdata.Histogram[float64]{Temporality: metricdata.CumulativeTemporality}
+	for _, l := range s.Router.Traffic().Snapshot().Latency {
+		source := "agent"
+		if l.Relayed {
+			source = "relayed"
+		}
+		attrs := attribute.NewSet(keyApp.Int64(int64(l.App)), keyCommand.String(commandLabel(l.Command)), keySource.String(source))
+		total.DataPoints = append(total.DataPoints, point(attrs, l.Total, p.src.start, now))
+		added.DataPoints = append(added.DataPoints, point(attrs, l.Added, p.src.start, now))
+	}
+	return []metricdata.ScopeMetrics{{
+		Scope: instrumentation.Scope{Name: Scope},
+		Metrics: []metricdata.Metrics{
+			{Name: "dra.request.duration", Unit: "s", Data: total,
+				Description: "Time from a request's arrival to its answer's departure, by application, command and source (relayed or agent)."},
+			{Name: "dra.request.agent_duration", Unit: "s", Data: added,
+				Description: "The part of dra.request.duration spent in the agent: the total minus the wait for the next hop's answer."},
+		},
+	}}, nil
+}
+
+func point(attrs attribute.Set, h routing.HistogramSnapshot, start, now time.Time) metricdata.HistogramDataPoint[float64] {
+	return metricdata.HistogramDataPoint[float64]{
+		Attributes: attrs, StartTime: start, Time: now,
+		Count: h.Count, Sum: h.Sum.Seconds(), Bounds: boundsSeconds, BucketCounts: h.Counts[:],
+	}
+}

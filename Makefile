@@ -46,3 +46,24 @@ bench-load:
 
 clean:
 	rm -rf bin
+
+# The soak run (test/soak): steady load through the agent for SOAK_DURATION
+# (default 10m) at SOAK_RATE requests/s (default 5000), sampling RSS, Go
+# heap and goroutines every SOAK_INTERVAL (default 5s), with a flat/growing
+# verdict. Not part of make test.
+SOAK_DURATION ?= 10m
+.PHONY: soak
+soak:
+	SOAK_DURATION=$(SOAK_DURATION) $(GO) test ./test/soak -run '^TestSoak$$' -count=1 -v -timeout 0
+
+# A long fuzz campaign: every fuzz target in turn, one process at a time
+# with -parallel 1 (the machine is shared), FUZZ_LONG each (default 10m).
+FUZZ_LONG ?= 10m
+.PHONY: fuzz-long
+fuzz-long:
+	@for pkg in $$($(GO) list ./...); do \
+		for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+			echo "== $$pkg $$f"; \
+			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZ_LONG) -parallel 1 $$pkg || exit 1; \
+		done; \
+	done

@@ -83,6 +83,11 @@ func (c *Client) Stats(ctx context.Context) (*StatsView, error) {
 	return &out, nil
 }
 
+// Config decodes the running configuration (GET /v1/config) into out.
+func (c *Client) Config(ctx context.Context, out any) error {
+	return c.do(ctx, http.MethodGet, "/v1/config", out, http.StatusOK)
+}
+
 // Ready reports the agent's readiness and the reason.
 func (c *Client) Ready(ctx context.Context) (bool, string, error) {
 	var out ReadyView

@@ -34,6 +34,11 @@ type Backend interface {
 	// Disconnect sends DPR to a peer (operator action). An error wrapping
 	// peers.ErrUnknownPeer is answered 404, any other 409.
 	Disconnect(identity string) error
+	// Reloads counts the reloads applied and refused (any path).
+	Reloads() ReloadsView
+	// RunningConfig is the configuration in force, without secrets, as a
+	// value encoding/json can encode (GET /v1/config, for dra check).
+	RunningConfig() any
 }
 
 // Server timeouts. A reload may take a while; nothing else does.
@@ -73,6 +78,7 @@ func New(cfg Config, b Backend, log *slog.Logger) *Server {
 	s.mux.HandleFunc("GET /v1/peers/{identity}", s.getPeer)
 	s.mux.HandleFunc("GET /v1/routes", s.listRoutes)
 	s.mux.HandleFunc("GET /v1/stats", s.stats)
+	s.mux.HandleFunc("GET /v1/config", s.config)
 	s.mux.Handle("POST /v1/reload", s.authorized(http.HandlerFunc(s.reload)))
 	s.mux.Handle("POST /v1/peers/{identity}/disconnect", s.authorized(http.HandlerFunc(s.disconnect)))
 	return s
@@ -287,7 +293,14 @@ func (s *Server) listRoutes(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) stats(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, newStatsView(s.b.Stats()))
+	v := newStatsView(s.b.Stats())
+	rl := s.b.Reloads()
+	v.Reloads = &rl
+	writeJSON(w, http.StatusOK, v)
+}
+
+func (s *Server) config(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.b.RunningConfig())
 }
 
 // ReloadView is the body of a successful POST /v1/reload.

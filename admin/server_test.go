@@ -53,6 +53,16 @@ func (f *fakeBackend) Reload() ([]string, error) {
 	return f.needRestart, f.reloadErr
 }
 
+func (f *fakeBackend) Reloads() ReloadsView {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return ReloadsView{OK: uint64(f.reloads), Last: since, LastOK: true}
+}
+
+func (f *fakeBackend) RunningConfig() any {
+	return map[string]any{"peers": []string{"hss1.example.net"}}
+}
+
 func (f *fakeBackend) Disconnect(identity string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -170,7 +180,9 @@ func TestEndpoints(t *testing.T) {
 			`"peers":[{"host":"hss1.example.net","priority":1,"weight":10},{"host":"hss2.example.net","priority":2,"weight":1}]`,
 			`"application":"*"`, `"redirect":{"hosts":["aaa://new.example.net:3868"],"usage":2,"max_cache_time":3600}`,
 			`"retries":null`, `"origin_host":"pcrf.example.org"`, `"name":"route2"`}},
-		{"stats", "GET", "/v1/stats", "", 200, []string{`"requests":10`, `"forwarded":9`, `"timeouts":1`, `"local_results":{`, `"3002":0`, `"other":0`}},
+		{"stats", "GET", "/v1/stats", "", 200, []string{`"requests":10`, `"forwarded":9`, `"timeouts":1`, `"local_results":{`, `"3002":0`, `"other":0`,
+			`"reloads":{"ok":0,"failed":0,"last":"2025-03-01T12:30:00Z","last_ok":true}`}},
+		{"config", "GET", "/v1/config", "", 200, []string{`{"peers":["hss1.example.net"]}`}},
 		{"reload", "POST", "/v1/reload", bearer, 200, []string{`{"reloaded":true,"needs_restart":["listen"]}`}},
 		{"disconnect", "POST", "/v1/peers/hss1.example.net/disconnect", bearer, 202, []string{`"identity":"hss1.example.net"`, `"status":"disconnecting"`}},
 		{"disconnect unknown", "POST", "/v1/peers/nobody.example.net/disconnect", bearer, 404, []string{`"error":`}},

@@ -81,6 +81,20 @@ type StatsView struct {
 	// LocalResults counts the answers the agent produced itself by
 	// Result-Code (decimal keys), the rest under "other".
 	LocalResults map[string]uint64 `json:"local_results"`
+	// Reloads counts the configuration reloads.
+	Reloads *ReloadsView `json:"reloads,omitempty"`
+}
+
+// ReloadsView counts configuration reloads since the agent started.
+type ReloadsView struct {
+	OK     uint64 `json:"ok"`
+	Failed uint64 `json:"failed"`
+	// Last is when the last reload was attempted; LastOK whether it was
+	// applied.
+	Last   time.Time `json:"last,omitzero"`
+	LastOK bool      `json:"last_ok"`
+	// LastError is why the last refused reload was refused.
+	LastError string `json:"last_error,omitempty"`
 }
 
 // localResultCodes are the Result-Codes routing.Stats counts separately.

@@ -1,10 +1,7 @@
 package agent
 
 import (
-	"fmt"
-
 	"github.com/dra-project/dra/admin"
-	"github.com/dra-project/dra/configs"
 	"github.com/dra-project/dra/peers"
 	"github.com/dra-project/dra/realm"
 	"github.com/dra-project/dra/routing"
@@ -21,14 +18,15 @@ func (b backend) Stats() *routing.Stats            { return b.a.router.Stats() }
 func (b backend) Ready() (bool, string)            { return b.a.Ready() }
 func (b backend) Disconnect(identity string) error { return b.a.peers.Disconnect(identity) }
 
-// Reload re-reads the configuration file the agent was started with.
-func (b backend) Reload() ([]string, error) {
-	if b.a.path == "" {
-		return nil, fmt.Errorf("agent: started on the embedded configuration: there is no file to reload")
-	}
-	cfg, err := configs.Load(b.a.path)
-	if err != nil {
-		return nil, err
-	}
-	return b.a.Reload(cfg)
+// Reload re-reads the configuration file the agent was started with, as
+// SIGHUP does (same path, same counters).
+func (b backend) Reload() ([]string, error) { return b.a.ReloadFile() }
+
+// Reloads returns the reload counters.
+func (b backend) Reloads() admin.ReloadsView {
+	st := b.a.ReloadStats()
+	return admin.ReloadsView{OK: st.OK, Failed: st.Failed, Last: st.Last, LastOK: st.LastOK, LastError: st.LastError}
 }
+
+// RunningConfig is the configuration in force, without secrets.
+func (b backend) RunningConfig() any { return b.a.Running() }

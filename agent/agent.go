@@ -34,6 +34,8 @@ type Agent struct {
 	tel    *telemetry.Telemetry // agent/telemetry.go
 	path   string // the configuration file, for reloads; "" for the embedded one
 
+	reloads reloads // reload.go
+
 	// pol is the policy kept across reloads (agent/policy.go).
 	pol *agentPolicy
 }
@@ -111,41 +113,6 @@ func (a *Agent) Shutdown(ctx context.Context) error {
 	a.router.Close()
 	a.admin.Shutdown(ctx)
 	return errors.Join(err, a.apps.close(), a.tel.Shutdown(ctx))
-}
-
-// Reload applies a new configuration's routing table and router settings
-// in one step: requests already received finish on the table they started
-// with. The new configuration must already be valid (configs.Load); if its
-// routing table cannot be built the running one is kept. Settings that
-// need a restart (identity, listeners, peers, limits) are reported, not
-// applied.
-func (a *Agent) Reload(cfg *configs.Config) (needRestart []string, err error) {
-	a.reload.Lock()
-	defer a.reload.Unlock()
-	table, err := cfg.RoutingTable()
-	if err != nil {
-		return nil, fmt.Errorf("agent: reload: %w", err)
-	}
-	old := a.cfg.Load()
-	if old.Identity.OriginHost != cfg.Identity.OriginHost || old.Identity.OriginRealm != cfg.Identity.OriginRealm {
-		needRestart = append(needRestart, "identity")
-	}
-	if fmt.Sprint(old.Listen) != fmt.Sprint(cfg.Listen) {
-		needRestart = append(needRestart, "listen")
-	}
-	if fmt.Sprint(old.Peers) != fmt.Sprint(cfg.Peers) || old.AcceptUnknownPeers != cfg.AcceptUnknownPeers {
-		needRestart = append(needRestart, "peers")
-	}
-	if old.Timers != cfg.Timers || old.Limits != cfg.Limits {
-		needRestart = append(needRestart, "timers/limits")
-	}
-	if fmt.Sprint(old.Apps) != fmt.Sprint(cfg.Apps) {
-		needRestart = append(needRestart, "apps")
-	}
-	a.router.Update(table, a.routerOptions(cfg))
-	a.cfg.Store(cfg)
-	a.log.Info("configuration reloaded", "routes", table.Len(), "needs_restart", needRestart)
-	return needRestart, nil
 }
 
 // Ready reports whether every mandatory peer is open with its watchdog

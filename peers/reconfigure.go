@@ -33,6 +33,11 @@ type Reconfig struct {
 	// zero means DisconnectTimeout. Requests still pending then are failed
 	// over as on any disconnect.
 	DrainTimeout time.Duration
+	// OpenTimeout bounds how long Reconfigure waits for the added peers it
+	// dials to open before it calls publish, so that new routes find them
+	// usable; zero does not wait. A peer that does not open in time is
+	// published anyway and keeps being dialed.
+	OpenTimeout time.Duration
 }
 
 // PeerChange is one configured peer whose settings changed.
@@ -97,7 +102,7 @@ const drainPoll = 10 * time.Millisecond
 // running manager, diffing the peers by identity:
 //
 //   - new peers are added (and dialed when Connect is set, once the
-//     manager has started);
+//     manager has started; publish waits up to OpenTimeout for them);
 //   - peers whose settings changed get them in place when their open
 //     connection still fits (watchdog interval, connect, a realm or
 //     certificate check the connection passes, the address and TLS of a
@@ -195,6 +200,7 @@ func (m *Manager) Reconfigure(rc Reconfig, publish func()) (*ReconfigResult, err
 		for _, p := range added {
 			p.start()
 		}
+		m.waitOpen(added, rc.OpenTimeout)
 	}
 	if publish != nil {
 		publish()
@@ -208,6 +214,31 @@ func (m *Manager) Reconfigure(rc Reconfig, publish func()) (*ReconfigResult, err
 	}
 	slices.Sort(res.Removed)
 	return res, nil
+}
+
+// waitOpen waits until the peers that dial are usable, or timeout passes.
+func (m *Manager) waitOpen(ps []*Peer, timeout time.Duration) {
+	if timeout <= 0 {
+		return
+	}
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(drainPoll)
+	defer tick.Stop()
+	for _, p := range ps {
+		if !p.cfg.Connect {
+			continue
+		}
+		for p.Active() == nil {
+			select {
+			case <-tick.C:
+			case <-deadline.C:
+				return
+			case <-m.ctx.Done():
+				return
+			}
+		}
+	}
 }
 
 // checkPeerSet validates a peer set, keyed by folded identity.

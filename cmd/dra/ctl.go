@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"slices"
 	"time"
 
 	"github.com/dra-project/dra/admin"
@@ -66,8 +65,10 @@ func ctl(cmd string, args []string) int {
 }
 
 // check validates a configuration file without starting anything, and
-// shows what a reload would change against the one a running agent serves
-// (when its admin API answers).
+// shows what a reload would change against the configuration a running
+// agent serves (when its admin API answers): peers and routes added,
+// removed or changed (with the fields), other settings applied live, and
+// the settings that would need a restart.
 func check(args []string) int {
 	fs := flag.NewFlagSet("dra check", flag.ContinueOnError)
 	path := fs.String("config", os.Getenv("DRA_CONFIG"), "configuration `file` to check")
@@ -83,34 +84,14 @@ func check(args []string) int {
 	fmt.Printf("%s: valid (%d listeners, %d peers, %d routes)\n", orDefault(*path), len(cfg.Listen), len(cfg.Peers), len(cfg.Routes))
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	running, err := (&admin.Client{Addr: *addr}).Routes(ctx)
-	if err != nil {
+	var running configs.Running
+	if err := (&admin.Client{Addr: *addr}).Config(ctx, &running); err != nil {
 		fmt.Printf("no running agent at %s to compare with (%v)\n", *addr, err)
 		return 0
 	}
-	names := map[string]bool{}
-	for _, r := range running {
-		names[r.Name] = true
-	}
-	var added, kept []string
-	for i, r := range cfg.Routes {
-		name := r.Name
-		if name == "" {
-			name = fmt.Sprintf("route%d", i)
-		}
-		if names[name] {
-			kept = append(kept, name)
-			delete(names, name)
-		} else {
-			added = append(added, name)
-		}
-	}
-	var removed []string
-	for n := range names {
-		removed = append(removed, n)
-	}
-	slices.Sort(removed)
-	fmt.Printf("against the agent at %s: routes added %v, removed %v, kept (possibly changed) %v\n", *addr, added, removed, kept)
+	fmt.Printf("a reload of the agent at %s would change:\n", *addr)
+	d := configs.CompareRunning(running, cfg)
+	d.Write(os.Stdout)
 	return 0
 }
 

@@ -89,7 +89,7 @@ func run(args []string) int {
 			log.Info("signal received", "signal", s.String())
 			break
 		}
-		reload(a, *cfgPath, log)
+		reload(a)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.Timers.Disconnect+2e9)
 	defer cancel()
@@ -112,20 +112,9 @@ func newLogger(c configs.Log) *slog.Logger {
 	return slog.New(telemetry.LogHandler(slog.NewTextHandler(os.Stderr, opts)))
 }
 
-// reload re-reads the configuration file on SIGHUP; a bad file is refused
-// and the running configuration keeps serving.
-func reload(a *agent.Agent, path string, log *slog.Logger) {
-	cfg, err := configs.Load(path)
-	if err != nil {
-		log.Error("reload refused: the running configuration is kept", "err", err)
-		return
-	}
-	restart, err := a.Reload(cfg)
-	if err != nil {
-		log.Error("reload refused: the running configuration is kept", "err", err)
-		return
-	}
-	if len(restart) > 0 {
-		log.Warn("reloaded; these settings take effect only after a restart", "settings", restart)
-	}
+// reload re-reads the configuration file on SIGHUP or a change of the
+// file, by the same path as the admin API: the agent logs the outcome (a
+// refused file in one line naming the field) and counts it.
+func reload(a *agent.Agent) {
+	a.ReloadFile()
 }

@@ -39,10 +39,15 @@ bench:
 # The load comparison (test/bench; see BENCHMARKS.md): loadgen direct,
 # through the dra binary and through freeDiameter, round by round, one
 # table. BENCH_DURATION, BENCH_ROUNDS and BENCH_VARIANTS shorten it.
-.PHONY: bench-load
+.PHONY: bench-load bench-tracing
 bench-load:
 	bash test/deps.sh
 	$(GO) test ./test/bench -run '^$$' -bench LoadComparison -benchtime 1x -timeout 30m
+
+# The cost of request tracing (test/bench): the agent with tracing off, at
+# 1% and at 100%, spans exported over OTLP/HTTP. Same variables.
+bench-tracing:
+	$(GO) test ./test/bench -run '^$$' -bench TracingOverhead -benchtime 1x -timeout 30m
 
 clean:
 	rm -rf bin

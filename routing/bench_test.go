@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dra-project/dra/routing"
 	"github.com/dra-project/dra/wire"
 )
 
@@ -64,9 +65,10 @@ func (rp *rawPeer) serve() {
 // loopback; send writes one request on the client's socket, and done
 // receives a token per answer the client reads.
 type forwardRig struct {
-	send  func(i int)
-	done  chan struct{}
-	stats func() uint64
+	send   func(i int)
+	done   chan struct{}
+	stats  func() uint64
+	router *routing.Router
 }
 
 func newForwardRig(tb testing.TB) *forwardRig {
@@ -110,8 +112,9 @@ routes:
 	buf := make(wire.Msg, len(tmpl))
 	copy(buf, tmpl)
 	return &forwardRig{
-		done:  done,
-		stats: func() uint64 { return rt.Stats().LocalAnswers.Load() },
+		router: rt,
+		done:   done,
+		stats:  func() uint64 { return rt.Stats().LocalAnswers.Load() },
 		send: func(i int) {
 			buf.SetHopByHop(uint32(i))
 			if _, err := cli.nc.Write(buf); err != nil {

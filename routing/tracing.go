@@ -99,7 +99,6 @@ func (rt *Router) startTrace(r *Request, s *sampler) {
 			attrCommandName.String(commandName(m.Code(), true)),
 			attrApp.Int64(int64(m.AppID())),
 			attrIngress.String(ingress),
-			attrTFlag.Bool(m.IsRetransmit()),
 			attrE2E.Int64(int64(m.EndToEnd())),
 		))
 	r.tr = &requestTrace{tracer: s.tracer, ctx: ctx, span: span}

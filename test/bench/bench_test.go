@@ -34,3 +34,26 @@ func BenchmarkLoadComparison(b *testing.B) {
 	// The figures above come from one run of the suite whatever b.N.
 	b.ReportMetric(0, "ns/op")
 }
+
+// BenchmarkTracingOverhead measures request tracing on the forwarding
+// path: the agent with tracing off, sampling 1% and 100%, spans exported
+// over OTLP/HTTP, round by round, whatever b.N:
+//
+//	go test ./test/bench -run '^$' -bench TracingOverhead -benchtime 1x -timeout 30m
+//
+// (make bench-tracing). BENCH_DURATION, BENCH_ROUNDS and BENCH_VARIANTS
+// (if100, open-20k) apply.
+func BenchmarkTracingOverhead(b *testing.B) {
+	if f := flag.Lookup("test.bench"); f == nil || !strings.Contains(f.Value.String(), "TracingOverhead") {
+		b.Skip("the tracing comparison runs only when named: -bench TracingOverhead (make bench-tracing)")
+	}
+	rep := CompareTracing(b, OptionsFromEnv(b))
+	if off, ok := rep.Summarize("if100", "trace-off"); ok && off.Throughput > 0 {
+		for _, c := range TracingConfigs[1:] {
+			if s, ok := rep.Summarize("if100", c.Name); ok {
+				b.ReportMetric(s.Throughput/off.Throughput, c.Name+"/off-thr")
+			}
+		}
+	}
+	b.ReportMetric(0, "ns/op")
+}

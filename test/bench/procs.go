@@ -231,13 +231,14 @@ log:
 `, agentHost, agentRealm, serverRealm, serverHost, addr, serverAddr)
 }
 
-// startAgent writes the configuration into dir and runs bin with it, in an
-// environment without DRA_* variables (they would override the file).
+// startAgent writes the configuration (with extra YAML appended) into dir
+// and runs bin with it, in an environment without DRA_* or OTEL_*
+// variables (they would override the file).
 // Cleanup stops it with SIGTERM (DPR to its peers), then SIGKILL.
-func startAgent(tb testing.TB, bin, dir, serverAddr string) *agentProc {
+func startAgent(tb testing.TB, bin, dir, serverAddr, extra string) *agentProc {
 	tb.Helper()
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(tb))
-	yaml := agentConfig(addr, serverAddr)
+	yaml := agentConfig(addr, serverAddr) + extra
 	if _, err := configs.Parse([]byte(yaml)); err != nil {
 		tb.Fatalf("bench: agent configuration: %v\n%s", err, yaml)
 	}
@@ -248,7 +249,7 @@ func startAgent(tb testing.TB, bin, dir, serverAddr string) *agentProc {
 	p := &agentProc{cmd: exec.Command(bin, "-config", cfgFile), out: &tailBuffer{max: 64 << 10},
 		done: make(chan struct{}), addr: addr, config: cfgFile}
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, configs.EnvPrefix+"_") {
+		if !strings.HasPrefix(kv, configs.EnvPrefix+"_") && !strings.HasPrefix(kv, "OTEL_") {
 			p.cmd.Env = append(p.cmd.Env, kv)
 		}
 	}

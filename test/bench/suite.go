@@ -209,7 +209,7 @@ func StartEnv(tb testing.TB, out io.Writer) *Env {
 	e := &Env{Server: srv, ServerAddr: addr.String(), out: out}
 	dir := tb.TempDir()
 	bin := buildAgent(tb, dir)
-	e.agent = startAgent(tb, bin, dir, e.ServerAddr)
+	e.agent = startAgent(tb, bin, dir, e.ServerAddr, "")
 	e.fd = startFreeDiameter(tb, e.ServerAddr, true)
 	for _, name := range Configs {
 		e.waitReady(tb, e.Target(name))

@@ -211,8 +211,8 @@ func (p *Policy) Validate() error {
 		if !(r.Rate > 0) || r.Rate > 1e9 {
 			v.add(f+".rate", "%v must be positive and at most 1e9 requests per second", r.Rate)
 		}
-		if r.Burst < 1 || r.Burst > 1<<20 {
-			v.add(f+".burst", "%d is not between 1 and 1048576", r.Burst)
+		if r.Burst < 1 || r.Burst > 1e9 {
+			v.add(f+".burst", "%d is not between 1 and 1000000000", r.Burst)
 		}
 		v.patterns(f+".peers", r.Peers)
 	}

@@ -167,11 +167,11 @@ func (act *avpAct) apply(m wire.Msg) wire.Msg {
 	case actAdd:
 		return m.AppendAVP(act.code, act.flags, act.vendor, act.data)
 	case actRemove:
-		return editMsg(m, func(a *wire.AVP) (bool, []byte, bool) {
+		return editMsg(m, func(a wire.AVP) (bool, []byte, bool) {
 			return !is(a, act.code, act.vendor), nil, false
 		})
 	default:
-		return editMsg(m, func(a *wire.AVP) (bool, []byte, bool) {
+		return editMsg(m, func(a wire.AVP) (bool, []byte, bool) {
 			if is(a, act.code, act.vendor) {
 				return true, act.data, true
 			}

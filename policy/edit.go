@@ -5,7 +5,7 @@ import "github.com/dra-project/dra/wire"
 // editFunc decides one top-level AVP's fate: dropped (keep false),
 // re-encoded with new data (replace true), or copied as it is. It is
 // called twice per AVP and must give the same answer both times.
-type editFunc func(a *wire.AVP) (keep bool, data []byte, replace bool)
+type editFunc func(a wire.AVP) (keep bool, data []byte, replace bool)
 
 // editMsg rewrites m's top-level AVPs as f says into a new pool buffer of
 // the exact size, with the header length updated and every AVP padded,
@@ -17,7 +17,7 @@ func editMsg(m wire.Msg, f editFunc) wire.Msg {
 	it := m.AVPs()
 	for it.Next() {
 		a := it.AVP()
-		keep, data, repl := f(&a)
+		keep, data, repl := f(a)
 		switch {
 		case !keep:
 			changed = true
@@ -37,7 +37,7 @@ func editMsg(m wire.Msg, f editFunc) wire.Msg {
 	it = m.AVPs()
 	for it.Next() {
 		a := it.AVP()
-		keep, data, repl := f(&a)
+		keep, data, repl := f(a)
 		switch {
 		case !keep:
 		case repl:
@@ -52,4 +52,4 @@ func editMsg(m wire.Msg, f editFunc) wire.Msg {
 }
 
 // is reports whether a is the AVP (code, vendor).
-func is(a *wire.AVP, code, vendor uint32) bool { return a.Code == code && a.VendorID == vendor }
+func is(a wire.AVP, code, vendor uint32) bool { return a.Code == code && a.VendorID == vendor }

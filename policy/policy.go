@@ -295,7 +295,7 @@ func (p *Policy) readOLR(r *routing.Request, ans wire.Msg) wire.Msg {
 		}
 	}
 	if r.PolicyFlags&flagOCInserted != 0 && (olr != nil || hasOCSupported(ans)) {
-		ans = editMsg(ans, func(a *wire.AVP) (bool, []byte, bool) {
+		ans = editMsg(ans, func(a wire.AVP) (bool, []byte, bool) {
 			return a.VendorID != 0 || (a.Code != AVPOCOLR && a.Code != AVPOCSupportedFeatures), nil, false
 		})
 	}

@@ -86,7 +86,7 @@ func (t *topoRule) hideRequest(m wire.Msg, sid []byte) wire.Msg {
 		}
 		t.sessions.put(sid, oh.Data, realm)
 	}
-	return editMsg(m, func(a *wire.AVP) (bool, []byte, bool) {
+	return editMsg(m, func(a wire.AVP) (bool, []byte, bool) {
 		switch {
 		case a.VendorID != 0:
 		case a.Code == wire.AVPOriginHost && hideOrigin:
@@ -107,7 +107,7 @@ func (t *topoRule) hideRequest(m wire.Msg, sid []byte) wire.Msg {
 func (t *topoRule) hideAnswer(m wire.Msg) wire.Msg {
 	oh, _ := m.Find(wire.AVPOriginHost, 0)
 	hideOrigin := len(oh.Data) > 0 && t.internal.match(oh.Data)
-	return editMsg(m, func(a *wire.AVP) (bool, []byte, bool) {
+	return editMsg(m, func(a wire.AVP) (bool, []byte, bool) {
 		switch {
 		case a.VendorID != 0:
 		case a.Code == wire.AVPOriginHost && hideOrigin:
@@ -129,7 +129,7 @@ func (t *topoRule) restore(m wire.Msg, sid []byte) (wire.Msg, bool) {
 	if !ok {
 		return m, false
 	}
-	return editMsg(m, func(a *wire.AVP) (bool, []byte, bool) {
+	return editMsg(m, func(a wire.AVP) (bool, []byte, bool) {
 		switch {
 		case a.VendorID != 0:
 		case a.Code == wire.AVPDestinationHost:

@@ -32,7 +32,7 @@ type Agent struct {
 	admin  *admin.Server
 	apps   *localApps
 	tel    *telemetry.Telemetry // agent/telemetry.go
-	path   string // the configuration file, for reloads; "" for the embedded one
+	path   string               // the configuration file, for reloads; "" for the embedded one
 
 	reloads reloads // reload.go
 

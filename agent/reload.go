@@ -147,6 +147,7 @@ func (a *Agent) apply(cfg *configs.Config) ([]string, error) {
 	}
 	res, err := a.peers.Reconfigure(rc, func() {
 		a.router.Update(table, ropts)
+		a.applySampling(cfg)
 		a.cfg.Store(cfg)
 	})
 	if err != nil {

@@ -3,7 +3,6 @@ package agent
 import (
 	"context"
 	"fmt"
-	"reflect"
 
 	"go.opentelemetry.io/otel/attribute"
 
@@ -41,32 +40,31 @@ func (a *Agent) startTelemetry(cfg *configs.Config, o options) error {
 // observeTelemetry points the instruments at the running parts and mounts
 // /metrics on the admin API.
 func (a *Agent) observeTelemetry() {
-	a.tel.Observe(telemetry.Sources{Router: a.router, Peers: a.peers})
+	a.tel.Observe(telemetry.Sources{Router: a.router, Peers: a.peers, Reloads: a.reloadCounts})
 	if h := a.tel.Handler(); h != nil {
 		a.admin.Handle("GET /metrics", h)
 	}
 }
 
-// reloadTelemetry applies a new telemetry section: the sampling ratio
-// changes live; exporters and endpoints need a restart.
-func (a *Agent) reloadTelemetry(old, cfg *configs.Config) (needRestart bool) {
-	o, n := old.Telemetry, cfg.Telemetry
-	o.Traces.SamplingRatio, n.Traces.SamplingRatio = nil, nil
-	if !reflect.DeepEqual(o, n) {
-		return true
-	}
-	rc, err := cfg.Telemetry.Resolve(nil)
-	if err != nil {
-		return true // refused by validation before a reload gets here
-	}
+// applySampling applies a reloaded telemetry.traces.sampling_ratio (the
+// only telemetry setting that changes live; exporters and endpoints need a
+// restart, as configs.Compare reports).
+func (a *Agent) applySampling(cfg *configs.Config) {
 	tr := a.tel.Tracing()
-	if tr.Tracer != nil {
-		tr.Ratio = rc.SamplingRatio
+	if tr.Tracer == nil {
+		return
 	}
-	a.router.SetTracing(tr)
-	return false
+	if rc, err := cfg.Telemetry.Resolve(nil); err == nil {
+		tr.Ratio = rc.SamplingRatio
+		a.router.SetTracing(tr)
+	}
 }
 
 // Telemetry returns the agent's telemetry.
 func (a *Agent) Telemetry() *telemetry.Telemetry { return a.tel }
 
+// reloadCounts feeds the dra.reloads metric.
+func (a *Agent) reloadCounts() (ok, failed uint64) {
+	s := a.ReloadStats()
+	return s.OK, s.Failed
+}

@@ -65,6 +65,7 @@ func (d *Diff) Empty() bool {
 var liveSettings = []string{
 	"accept_unknown_peers", "routing", "timers", "policy",
 	"limits.max_message_size", "limits.max_connections", "limits.write_queue",
+	"telemetry.traces.sampling_ratio",
 }
 
 func isLive(key string) bool {
@@ -166,12 +167,12 @@ func displayName(v any, key string) string {
 
 // fieldDiff names the fields (by their configuration key, dotted below
 // prefix) where a and b differ; structs are compared field by field, down
-// to one level below a top-level section.
+// to two levels below a top-level section (telemetry.traces.sampling_ratio).
 func fieldDiff(prefix string, a, b reflect.Value) []string {
 	if reflect.DeepEqual(a.Interface(), b.Interface()) {
 		return nil
 	}
-	if a.Kind() != reflect.Struct || strings.Count(prefix, ".") >= 1 {
+	if a.Kind() != reflect.Struct || strings.Count(prefix, ".") >= 2 {
 		return []string{prefix}
 	}
 	var out []string

@@ -30,11 +30,13 @@ import (
 
 const draHost, draRealm = "dra.tel.test", "tel.test"
 
+var head = fmt.Sprintf("identity: {origin_host: %s, origin_realm: %s}\nlisten: [{address: \"127.0.0.1:0\"}]\n", draHost, draRealm)
+
 // startAgent runs an agent from yaml (appended to its identity and a
 // loopback listener) with extra agent options, stopped when the test ends.
 func startAgent(t *testing.T, yaml string, opts ...agent.Option) *agent.Agent {
 	t.Helper()
-	cfg, err := configs.Parse([]byte(fmt.Sprintf("identity: {origin_host: %s, origin_realm: %s}\nlisten: [{address: \"127.0.0.1:0\"}]\n", draHost, draRealm) + yaml))
+	cfg, err := configs.Parse([]byte(head + yaml))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,11 +58,18 @@ func startAgent(t *testing.T, yaml string, opts ...agent.Option) *agent.Agent {
 // topology starts two servers (busy answers 3004, ok answers 2001) and a
 // client, with a route trying busy first and failing over to ok on 3004.
 func topology(t *testing.T, extra string, opts ...agent.Option) (*agent.Agent, *dratest.Node) {
+	a, c, _ := topologyYAML(t, extra, opts...)
+	return a, c
+}
+
+// topologyYAML is topology that also returns the agent's configuration
+// without its identity and listener (to reload a variant of it).
+func topologyYAML(t *testing.T, extra string, opts ...agent.Option) (*agent.Agent, *dratest.Node, string) {
 	t.Helper()
 	busy := dratest.Start(t, dratest.Options{Host: "busy.srv.test", Realm: "srv.test", Listen: true,
 		Serve: func(n *dratest.Node, req wire.Msg) wire.Msg { return n.Answer(req, wire.ResultTooBusy) }})
 	ok := dratest.Start(t, dratest.Options{Host: "ok.srv.test", Realm: "srv.test", Listen: true})
-	a := startAgent(t, fmt.Sprintf(`peers:
+	yaml := fmt.Sprintf(`peers:
   - {host: busy.srv.test, address: "%s", connect: true}
   - {host: ok.srv.test, address: "%s", connect: true}
 accept_unknown_peers: true
@@ -72,7 +81,8 @@ routes:
     peers: [{host: busy.srv.test, priority: 1}, {host: ok.srv.test, priority: 2}]
   - {name: here, realm: tel.test, action: local}
 timers: {watchdog: 6s, reconnect: 1s, reconnect_max: 2s}
-`, busy.Addr(), ok.Addr())+extra, opts...)
+`, busy.Addr(), ok.Addr()) + extra
+	a := startAgent(t, yaml, opts...)
 	for _, id := range []string{"busy.srv.test", "ok.srv.test"} {
 		deadline := time.Now().Add(10 * time.Second)
 		for p := a.Peers().Peer(id); p == nil || p.Active() == nil; p = a.Peers().Peer(id) {
@@ -85,7 +95,7 @@ timers: {watchdog: 6s, reconnect: 1s, reconnect_max: 2s}
 	c := dratest.Start(t, dratest.Options{Host: "nas.cli.test", Realm: "cli.test",
 		Dial: []peers.PeerConfig{{Identity: draHost, Addr: a.Addrs()[0].String(), Connect: true}}})
 	c.WaitOpen(t, draHost)
-	return a, c
+	return a, c, yaml
 }
 
 func ccr(session string) wire.Msg {
@@ -195,6 +205,26 @@ func TestSpanOfALocalAnswerAndSampling(t *testing.T) {
 		}
 		if got < tc.min || got > tc.max {
 			t.Errorf("ratio %v: %d of %d requests traced, want %d..%d", tc.ratio, got, n, tc.min, tc.max)
+		}
+	}
+}
+
+// The sampling ratio changes on reload; the exporter stays.
+func TestSamplingRatioReloads(t *testing.T) {
+	exp := tracetest.NewInMemoryExporter()
+	a, c, yaml := topologyYAML(t, "", agent.WithTelemetry(telemetry.WithSpanExporter(exp)))
+	for i, ratio := range []string{"0", "1", "0"} {
+		cfg, err := configs.Parse([]byte(head + yaml + "telemetry: {traces: {sampling_ratio: " + ratio + "}}\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.Reload(cfg); err != nil {
+			t.Fatal(err)
+		}
+		exp.Reset()
+		c.Call(t, draHost, ccr(fmt.Sprintf("cli;6;%d", i)))
+		if got, want := len(exp.GetSpans()) > 0, ratio == "1"; got != want {
+			t.Errorf("sampling_ratio %s: traced %v", ratio, got)
 		}
 	}
 }
@@ -317,6 +347,7 @@ func TestPrometheusEndpoint(t *testing.T) {
 	check("dra_peer_state", map[string]string{"peer": "ok.srv.test", "state": "I-Open"}, 1)
 	check("dra_peer_watchdog", map[string]string{"peer": "busy.srv.test", "state": "OKAY"}, 1)
 	check("dra_peer_pending", map[string]string{"peer": "ok.srv.test"}, 0)
+	check("dra_reloads_total", map[string]string{"outcome": "failure"}, 0)
 	if h := fams["dra_request_duration_seconds"]; h != nil {
 		for _, m := range h.Metric {
 			if b := m.Histogram.GetBucket(); len(b) < 10 {

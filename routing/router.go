@@ -51,7 +51,7 @@ type Router struct {
 	stats     Stats
 	traffic   Traffic
 	sampler   atomic.Pointer[sampler] // nil: tracing off
-	e2e       atomic.Uint32 // End-to-End ids of originated requests
+	e2e       atomic.Uint32           // End-to-End ids of originated requests
 	redir     *redirectCache
 	localPool localPool
 	cancel    context.CancelFunc

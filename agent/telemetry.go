@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 
@@ -40,7 +41,7 @@ func (a *Agent) startTelemetry(cfg *configs.Config, o options) error {
 // observeTelemetry points the instruments at the running parts and mounts
 // /metrics on the admin API.
 func (a *Agent) observeTelemetry() {
-	a.tel.Observe(telemetry.Sources{Router: a.router, Peers: a.peers, Reloads: a.reloadCounts})
+	a.tel.Observe(telemetry.Sources{Router: a.router, Peers: a.peers, Policy: a.policyCounts, Reloads: a.reloadCounts})
 	if h := a.tel.Handler(); h != nil {
 		a.admin.Handle("GET /metrics", h)
 	}
@@ -62,6 +63,18 @@ func (a *Agent) applySampling(cfg *configs.Config) {
 
 // Telemetry returns the agent's telemetry.
 func (a *Agent) Telemetry() *telemetry.Telemetry { return a.tel }
+
+// policyCounts feeds the dra.policy.* metrics.
+func (a *Agent) policyCounts() ([]telemetry.Count, int) {
+	p := a.pol.state
+	return []telemetry.Count{
+		{Name: "refused_address", Value: p.Gate.RefusedAddr.Load()},
+		{Name: "refused_peer", Value: p.Gate.RefusedPeer.Load()},
+		{Name: "doic_report", Value: p.Overload.Received.Load()},
+		{Name: "doic_throttled", Value: p.Overload.Throttled.Load()},
+		{Name: "doic_diverted", Value: p.Overload.Diverted.Load()},
+	}, len(p.Overload.Reports(time.Now()))
+}
 
 // reloadCounts feeds the dra.reloads metric.
 func (a *Agent) reloadCounts() (ok, failed uint64) {

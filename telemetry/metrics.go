@@ -19,9 +19,18 @@ import (
 type Sources struct {
 	Router *routing.Router
 	Peers  *peers.Manager
+	// Policy reports the policy's counters (dra.policy.events) and how
+	// many DOIC overload reports are in force.
+	Policy func() (events []Count, doicReports int)
 	// Reloads reports how many configuration reloads succeeded and
 	// failed.
 	Reloads func() (ok, failed uint64)
+}
+
+// Count is one named counter.
+type Count struct {
+	Name  string
+	Value uint64
 }
 
 type sources struct {
@@ -58,10 +67,12 @@ const (
 // registerInstruments creates the asynchronous instruments and the
 // callback that fills them from the sources.
 func registerInstruments(m metric.Meter, src *sources) (metric.Registration, error) {
-	var errs [11]error
+	var errs [14]error
 	var (
 		requests, answers, events, reloads             metric.Int64ObservableCounter
 		pending, queue, up, state, wd, local, inflight metric.Int64ObservableGauge
+		policyEvents, frameErrors                      metric.Int64ObservableCounter
+		doicReports                                    metric.Int64ObservableGauge
 	)
 	requests, errs[0] = m.Int64ObservableCounter("dra.requests",
 		metric.WithDescription("Requests received (and originated by local applications, peer \"\"), by application, command and ingress peer."))
@@ -85,6 +96,12 @@ func registerInstruments(m metric.Meter, src *sources) (metric.Registration, err
 		metric.WithDescription("Configuration reloads by outcome (success, failure)."))
 	inflight, errs[10] = m.Int64ObservableGauge("dra.pending",
 		metric.WithDescription("Requests awaiting an answer from any peer."))
+	policyEvents, errs[11] = m.Int64ObservableCounter("dra.policy.events",
+		metric.WithDescription("Policy events: connections refused by source address, peers refused at CER, DOIC overload reports received, requests throttled (answered 3004) and diverted to an alternate by DOIC."))
+	frameErrors, errs[12] = m.Int64ObservableCounter("dra.peer.frame_errors",
+		metric.WithDescription("Connections closed because a frame header was unreadable."))
+	doicReports, errs[13] = m.Int64ObservableGauge("dra.policy.doic_reports",
+		metric.WithDescription("DOIC overload reports in force."))
 	for _, err := range errs {
 		if err != nil {
 			return nil, err
@@ -140,6 +157,14 @@ func registerInstruments(m metric.Meter, src *sources) (metric.Registration, err
 				o.ObserveInt64(wd, 1, metric.WithAttributes(id, keyState.String(ws.String())))
 			}
 			o.ObserveInt64(inflight, int64(total))
+			o.ObserveInt64(frameErrors, int64(m.FrameErrors()))
+		}
+		if s.Policy != nil {
+			events, reports := s.Policy()
+			for _, e := range events {
+				o.ObserveInt64(policyEvents, int64(e.Value), metric.WithAttributes(keyEvent.String(e.Name)))
+			}
+			o.ObserveInt64(doicReports, int64(reports))
 		}
 		if s.Reloads != nil {
 			ok, failed := s.Reloads()
@@ -147,7 +172,7 @@ func registerInstruments(m metric.Meter, src *sources) (metric.Registration, err
 			o.ObserveInt64(reloads, int64(failed), metric.WithAttributes(keyOutcome.String("failure")))
 		}
 		return nil
-	}, requests, answers, events, pending, queue, up, state, wd, local, reloads, inflight)
+	}, requests, answers, events, pending, queue, up, state, wd, local, reloads, inflight, policyEvents, frameErrors, doicReports)
 }
 
 // commandLabel names a command as its request abbreviation without the

@@ -348,6 +348,9 @@ func TestPrometheusEndpoint(t *testing.T) {
 	check("dra_peer_watchdog", map[string]string{"peer": "busy.srv.test", "state": "OKAY"}, 1)
 	check("dra_peer_pending", map[string]string{"peer": "ok.srv.test"}, 0)
 	check("dra_reloads_total", map[string]string{"outcome": "failure"}, 0)
+	check("dra_policy_events_total", map[string]string{"event": "refused_peer"}, 0)
+	check("dra_peer_frame_errors_total", nil, 0)
+	check("dra_policy_doic_reports", nil, 0)
 	if h := fams["dra_request_duration_seconds"]; h != nil {
 		for _, m := range h.Metric {
 			if b := m.Histogram.GetBucket(); len(b) < 10 {

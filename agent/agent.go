@@ -194,6 +194,8 @@ func PeerOptions(cfg *configs.Config) (peers.Options, error) {
 		CapabilitiesTimeout: cfg.Timers.Capabilities,
 		DisconnectTimeout:   cfg.Timers.Disconnect,
 		MaxMessageSize:      cfg.Limits.MaxMessageSize,
+		MaxAVPs:             cfg.Limits.MaxAVPs,
+		MaxAVPDepth:         cfg.Limits.MaxAVPDepth,
 		MaxConnections:      cfg.Limits.MaxConnections,
 		WriteQueue:          cfg.Limits.WriteQueue,
 	}

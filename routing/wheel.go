@@ -19,10 +19,22 @@ const wheelResolution = 20 * time.Millisecond
 type wheel struct {
 	mu    sync.Mutex
 	slots [][]wentry
+	// spare holds the arrays of slots that fired, for the next slots to
+	// fill: only the slots within Tx of now hold entries, so arrays are
+	// recycled rather than kept by every one of the 4096 slots (which
+	// would retain each slot's largest array forever).
+	spare [][]wentry
 	cur   int
 	res   time.Duration
 	fire  func(*peers.Conn, uint32)
 }
+
+// maxSpare bounds the recycled arrays; maxSpareCap drops an array grown by
+// a peak far above the usual slot size.
+const (
+	maxSpare    = 512
+	maxSpareCap = 4096
+)
 
 type wentry struct {
 	conn     *peers.Conn
@@ -43,6 +55,13 @@ func (w *wheel) add(c *peers.Conn, hbh uint32, deadline time.Time) {
 	ticks = max(1, min(ticks, len(w.slots)-1))
 	w.mu.Lock()
 	i := (w.cur + ticks) % len(w.slots)
+	if w.slots[i] == nil {
+		if n := len(w.spare); n > 0 {
+			w.slots[i] = w.spare[n-1]
+			w.spare[n-1] = nil
+			w.spare = w.spare[:n-1]
+		}
+	}
 	w.slots[i] = append(w.slots[i], wentry{c, hbh, deadline.UnixNano()})
 	w.mu.Unlock()
 }
@@ -56,24 +75,32 @@ func (w *wheel) run(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		w.mu.Lock()
-		w.cur = (w.cur + 1) % len(w.slots)
-		cur := w.cur
-		batch := w.slots[cur]
-		w.slots[cur] = nil
-		w.mu.Unlock()
-		now := time.Now().UnixNano()
-		for i, e := range batch {
-			if e.deadline > now {
-				w.add(e.conn, e.hbh, time.Unix(0, e.deadline)) // beyond the wheel's span
-			} else {
-				w.fire(e.conn, e.hbh)
-			}
-			batch[i] = wentry{}
+		w.tick()
+	}
+}
+
+// tick advances the wheel one slot and fires (or re-adds, when beyond the
+// wheel's span) the entries found there.
+func (w *wheel) tick() {
+	w.mu.Lock()
+	w.cur = (w.cur + 1) % len(w.slots)
+	cur := w.cur
+	batch := w.slots[cur]
+	w.slots[cur] = nil
+	w.mu.Unlock()
+	now := time.Now().UnixNano()
+	for i, e := range batch {
+		if e.deadline > now {
+			w.add(e.conn, e.hbh, time.Unix(0, e.deadline)) // beyond the wheel's span
+		} else {
+			w.fire(e.conn, e.hbh)
 		}
+		batch[i] = wentry{}
+	}
+	if batch != nil && cap(batch) <= maxSpareCap {
 		w.mu.Lock()
-		if w.slots[cur] == nil {
-			w.slots[cur] = batch[:0]
+		if len(w.spare) < maxSpare {
+			w.spare = append(w.spare, batch[:0])
 		}
 		w.mu.Unlock()
 	}

@@ -17,7 +17,9 @@ COPY --from=build /out/dra /out/dra-cdr /out/draload /usr/local/bin/
 COPY --from=build /out/etc/dra /etc/dra
 COPY --from=build --chown=nonroot:nonroot /out/var/lib/dra /var/lib/dra
 USER nonroot:nonroot
-EXPOSE 3868/tcp
+# 3868: Diameter; 9868: the admin API and /metrics (on loopback unless the
+# mounted configuration sets admin.address and admin.token).
+EXPOSE 3868/tcp 9868/tcp
 VOLUME ["/var/lib/dra"]
 ENV DRA_CONFIG=/etc/dra/dra.yaml
 HEALTHCHECK --interval=10s --timeout=3s --retries=3 CMD ["/usr/local/bin/dra", "health"]

@@ -2,11 +2,15 @@ package configs
 
 import (
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/fiorix/go-diameter/v4/diam/dict"
 )
 
 // Policy is the policy section: who may connect, who may use which route,
@@ -115,26 +119,36 @@ type AVPCondition struct {
 	AVP               *AVPValue `mapstructure:"avp"`
 }
 
-// AVPValue names a top-level AVP and, optionally, its value.
+// AVPValue names an AVP and, optionally, its value: a top-level AVP by
+// Code and Vendor, or any AVP by Path (see ParseAVPPath), not both. The
+// condition holds when one occurrence matches.
 type AVPValue struct {
 	Code   uint32 `mapstructure:"code"`
 	Vendor uint32 `mapstructure:"vendor"`
+	Path   string `mapstructure:"path"`
 	// Type encodes Value: string (UTF8String, OctetString,
-	// DiameterIdentity; the default), hex, unsigned32, unsigned64,
-	// integer32, integer64, address.
+	// DiameterIdentity), hex, unsigned32, unsigned64, integer32,
+	// integer64, enumerated (a number, or an item name of the AVP's
+	// dictionary entry), address. Empty: string for an AVP given by code,
+	// the dictionary's type for an AVP given by path.
 	Type  string `mapstructure:"type"`
 	Value string `mapstructure:"value"`
 	// Absent inverts a condition: the AVP must not be present.
 	Absent bool `mapstructure:"absent"`
 }
 
-// AVPAction is add, remove or replace of a top-level AVP (by code and
-// vendor). replace rewrites every occurrence's value (and adds none);
-// remove drops every occurrence; add appends one.
+// AVPAction is add, remove or replace of an AVP: a top-level one by Code
+// and Vendor, or one at any depth by Path (not both). replace rewrites
+// every occurrence's value, keeping its flags (and adds none); remove
+// drops every occurrence; add appends one at the top level, or one inside
+// every occurrence of the path's parent (none when the parent is absent).
+// Every enclosing Grouped AVP and the message header get their new
+// lengths.
 type AVPAction struct {
 	Action string `mapstructure:"action"`
 	Code   uint32 `mapstructure:"code"`
 	Vendor uint32 `mapstructure:"vendor"`
+	Path   string `mapstructure:"path"`
 	// Mandatory sets the M bit on added AVPs (default true).
 	Mandatory *bool  `mapstructure:"mandatory"`
 	Type      string `mapstructure:"type"`
@@ -243,11 +257,9 @@ func (p *Policy) Validate() error {
 			v.patterns(f+".when."+n, l)
 		}
 		if w.AVP != nil {
-			if w.AVP.Code == 0 {
-				v.add(f+".when.avp.code", "must be set")
-			}
-			if w.AVP.Value != "" || w.AVP.Type != "" {
-				if _, err := EncodeAVPValue(w.AVP.Type, w.AVP.Value); err != nil {
+			path := v.avpTarget(f+".when.avp", w.AVP.Code, w.AVP.Vendor, w.AVP.Path, false)
+			if path != nil && (w.AVP.Value != "" || w.AVP.Type != "") {
+				if _, err := path.EncodeValue(w.AVP.Type, w.AVP.Value); err != nil {
 					v.add(f+".when.avp.value", "%v", err)
 				}
 			}
@@ -257,13 +269,14 @@ func (p *Policy) Validate() error {
 		}
 		for j, act := range r.Actions {
 			g := fmt.Sprintf("%s.actions[%d]", f, j)
-			if act.Code == 0 {
-				v.add(g+".code", "must be set")
-			}
+			path := v.avpTarget(g, act.Code, act.Vendor, act.Path, act.Action == "add")
 			switch act.Action {
 			case "remove":
 			case "add", "replace":
-				if _, err := EncodeAVPValue(act.Type, act.Value); err != nil {
+				if path == nil {
+					break
+				}
+				if _, err := path.EncodeValue(act.Type, act.Value); err != nil {
 					v.add(g+".value", "%v", err)
 				}
 			default:
@@ -358,7 +371,10 @@ func EncodeAVPValue(typ, val string) ([]byte, error) {
 			return nil, fmt.Errorf("%q is not hex: %w", val, err)
 		}
 		return b, nil
-	case "unsigned32", "unsigned64", "integer32", "integer64":
+	case "unsigned32", "unsigned64", "integer32", "integer64", "enumerated":
+		if typ == "enumerated" {
+			typ = "integer32"
+		}
 		bits := 32
 		if strings.HasSuffix(typ, "64") {
 			bits = 64
@@ -395,5 +411,338 @@ func EncodeAVPValue(typ, val string) ([]byte, error) {
 		b := a.As16()
 		return append([]byte{0, 2}, b[:]...), nil
 	}
-	return nil, fmt.Errorf("type %q is not one of string, hex, unsigned32, unsigned64, integer32, integer64, address", typ)
+	return nil, fmt.Errorf("type %q is not one of string, hex, unsigned32, unsigned64, integer32, integer64, enumerated, address", typ)
+}
+
+// MaxAVPPathDepth bounds the steps of an AVP path.
+const MaxAVPPathDepth = 16
+
+// AVPPath addresses AVPs at any depth: the Grouped AVPs from the top
+// level down, then the AVP itself. See ParseAVPPath.
+type AVPPath []AVPStep
+
+// AVPStep is one step of an AVP path.
+type AVPStep struct {
+	Code, Vendor uint32
+	// Name is the dictionary's name, "" for an AVP it does not know.
+	Name string
+	// Type is the EncodeAVPValue type the dictionary gives the AVP's data
+	// ("" when unknown; "hex" for Grouped, Float and IP address types).
+	Type string
+	// Filter, when set, selects only the occurrences that hold a direct
+	// child AVP with a given value.
+	Filter *AVPFilter
+}
+
+// AVPFilter is a step's condition on a direct child AVP.
+type AVPFilter struct {
+	Code, Vendor uint32
+	Value        []byte
+}
+
+// Target returns the AVP the condition looks for as a path: one step for
+// a top-level AVP given by code.
+func (a *AVPValue) Target() (AVPPath, error) { return avpTarget(a.Code, a.Vendor, a.Path) }
+
+// Target returns the AVP the action works on as a path: one step for a
+// top-level AVP given by code.
+func (a *AVPAction) Target() (AVPPath, error) {
+	p, err := avpTarget(a.Code, a.Vendor, a.Path)
+	if err == nil && a.Action == "add" && p[len(p)-1].Filter != nil {
+		return nil, fmt.Errorf("path: %q: the AVP added takes no filter", a.Path)
+	}
+	return p, err
+}
+
+// avpTarget is the AVP given by code and vendor (a one-step path whose
+// values are strings by default) or by path. The error names the field
+// at fault: code or path.
+func avpTarget(code, vendor uint32, path string) (AVPPath, error) {
+	if path == "" {
+		if code == 0 {
+			return nil, errors.New("code: must be set (or path)")
+		}
+		return AVPPath{{Code: code, Vendor: vendor}}, nil
+	}
+	if code != 0 || vendor != 0 {
+		return nil, errors.New("path: give the AVP by code and vendor or by path, not both")
+	}
+	p, err := ParseAVPPath(path)
+	if err != nil {
+		return nil, fmt.Errorf("path: %w", err)
+	}
+	return p, nil
+}
+
+// avpTarget checks an AVP given by code and vendor or by path and returns
+// it (nil after an error, which names field.code or field.path).
+func (v *validator) avpTarget(field string, code, vendor uint32, path string, add bool) AVPPath {
+	a := AVPAction{Code: code, Vendor: vendor, Path: path}
+	if add {
+		a.Action = "add"
+	}
+	p, err := a.Target()
+	if err != nil {
+		f, msg, _ := strings.Cut(err.Error(), ": ")
+		v.add(field+"."+f, "%s", msg)
+		return nil
+	}
+	return p
+}
+
+// Last returns the step of the AVP the path addresses.
+func (p AVPPath) Last() AVPStep { return p[len(p)-1] }
+
+// EncodeValue encodes a value for the AVP the path addresses: with typ
+// when set, else with the dictionary's type (string when the AVP was given
+// by code or is unknown). An enumerated value may be an item name of the
+// AVP's dictionary entry.
+func (p AVPPath) EncodeValue(typ, val string) ([]byte, error) {
+	return p.Last().encode(typ, val)
+}
+
+func (s AVPStep) encode(typ, val string) ([]byte, error) {
+	if typ == "" {
+		typ = s.Type
+	}
+	if typ == "enumerated" {
+		if d, ok := LookupAVP(s.Code, s.Vendor); ok {
+			if n, ok := d.EnumValue(val); ok {
+				return EncodeAVPValue("integer32", strconv.Itoa(int(n)))
+			}
+		}
+	}
+	return EncodeAVPValue(typ, val)
+}
+
+// ParseAVPPath parses an AVP path: steps separated by "/", from a
+// top-level AVP down, each a name from go-diameter's dictionary
+// (Subscription-Id; case-insensitive), a code (443, vendor 0) or
+// CODE@VENDOR (874@10415). A Grouped step may carry a filter
+// [CHILD=VALUE] selecting the occurrences that hold a direct child CHILD
+// (name, code or CODE@VENDOR) with that value, encoded by the child's
+// dictionary type (an Enumerated by number or item name); a value holding
+// "]" is written as a double-quoted Go string:
+//
+//	Subscription-Id[Subscription-Id-Type=END_USER_IMSI]/Subscription-Id-Data
+//	456[432=100]/446/421
+//
+// Every step but the last must be Grouped when the dictionary knows it.
+func ParseAVPPath(s string) (AVPPath, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, errors.New("empty AVP path")
+	}
+	var p AVPPath
+	rest := s
+	for {
+		i := strings.IndexAny(rest, "/[")
+		name := rest
+		if i >= 0 {
+			name, rest = rest[:i], rest[i:]
+		} else {
+			rest = ""
+		}
+		st, err := parseAVPStep(name)
+		if err != nil {
+			return nil, fmt.Errorf("%q: %w", s, err)
+		}
+		if strings.HasPrefix(rest, "[") {
+			if !isGrouped(st) {
+				return nil, fmt.Errorf("%q: %s is not Grouped: it has no child to filter on", s, st.label())
+			}
+			var f AVPFilter
+			if f, rest, err = parseAVPFilter(rest[1:]); err != nil {
+				return nil, fmt.Errorf("%q: %w", s, err)
+			}
+			st.Filter = &f
+		}
+		p = append(p, st)
+		if len(p) > MaxAVPPathDepth {
+			return nil, fmt.Errorf("%q: more than %d steps", s, MaxAVPPathDepth)
+		}
+		if rest == "" {
+			break
+		}
+		if rest[0] != '/' {
+			return nil, fmt.Errorf("%q: unexpected %q after a filter", s, rest)
+		}
+		rest = rest[1:]
+	}
+	for _, st := range p[:len(p)-1] {
+		if st.Name != "" && !isGrouped(st) {
+			return nil, fmt.Errorf("%q: %s is not Grouped: it holds no AVP", s, st.label())
+		}
+	}
+	return p, nil
+}
+
+// parseAVPFilter parses "CHILD=VALUE]..." and returns the rest after "]".
+func parseAVPFilter(s string) (AVPFilter, string, error) {
+	child, s, ok := strings.Cut(s, "=")
+	if !ok || strings.Contains(child, "]") {
+		return AVPFilter{}, "", errors.New("a filter is [AVP=VALUE]")
+	}
+	cs, err := parseAVPStep(child)
+	if err != nil {
+		return AVPFilter{}, "", fmt.Errorf("filter: %w", err)
+	}
+	var val string
+	if strings.HasPrefix(s, `"`) {
+		q, err := strconv.QuotedPrefix(s)
+		if err != nil {
+			return AVPFilter{}, "", fmt.Errorf("filter value %s: %w", s, err)
+		}
+		val, _ = strconv.Unquote(q)
+		s = s[len(q):]
+		if !strings.HasPrefix(s, "]") {
+			return AVPFilter{}, "", errors.New("filter: missing ] after the quoted value")
+		}
+	} else {
+		j := strings.IndexByte(s, ']')
+		if j < 0 {
+			return AVPFilter{}, "", errors.New("filter: missing ]")
+		}
+		val, s = s[:j], s[j:]
+	}
+	b, err := cs.encode("", val)
+	if err != nil {
+		return AVPFilter{}, "", fmt.Errorf("filter %s: %w", cs.label(), err)
+	}
+	return AVPFilter{Code: cs.Code, Vendor: cs.Vendor, Value: b}, s[1:], nil
+}
+
+// parseAVPStep parses a name, CODE or CODE@VENDOR.
+func parseAVPStep(s string) (AVPStep, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return AVPStep{}, errors.New("empty step")
+	}
+	if c := s[0]; c < '0' || c > '9' {
+		d, ok := LookupAVPName(s)
+		if !ok {
+			return AVPStep{}, fmt.Errorf("%q is not an AVP name of the dictionary (give CODE or CODE@VENDOR)", s)
+		}
+		return d.step(), nil
+	}
+	cs, vs, hasVendor := strings.Cut(s, "@")
+	code, err := strconv.ParseUint(cs, 10, 32)
+	if err != nil || code == 0 {
+		return AVPStep{}, fmt.Errorf("%q is not an AVP code (1 to 4294967295, with @VENDOR when vendor-specific)", s)
+	}
+	var vendor uint64
+	if hasVendor {
+		if vendor, err = strconv.ParseUint(vs, 10, 32); err != nil {
+			return AVPStep{}, fmt.Errorf("%q: vendor %q is not a number", s, vs)
+		}
+	}
+	if d, ok := LookupAVP(uint32(code), uint32(vendor)); ok {
+		return d.step(), nil
+	}
+	return AVPStep{Code: uint32(code), Vendor: uint32(vendor)}, nil
+}
+
+func isGrouped(s AVPStep) bool {
+	d, ok := LookupAVP(s.Code, s.Vendor)
+	return !ok || d.Type == "Grouped"
+}
+
+func (s AVPStep) label() string {
+	if s.Name != "" {
+		return s.Name
+	}
+	if s.Vendor != 0 {
+		return fmt.Sprintf("%d@%d", s.Code, s.Vendor)
+	}
+	return strconv.FormatUint(uint64(s.Code), 10)
+}
+
+// AVPDef is an AVP of go-diameter's dictionary (base, credit control, Gx,
+// NASREQ, 3GPP Rf/Ro, Rx, S6a, S13, SWx).
+type AVPDef struct {
+	Name         string
+	Code, Vendor uint32
+	// Type is the dictionary's data type: Unsigned32, Grouped, ...
+	Type  string
+	enums []*dict.Enum
+}
+
+// EnumName returns the item name of an Enumerated value ("" if none).
+func (d AVPDef) EnumName(n int32) string {
+	for _, e := range d.enums {
+		if e.Code == n {
+			return e.Name
+		}
+	}
+	return ""
+}
+
+// EnumValue returns the value of an Enumerated item name.
+func (d AVPDef) EnumValue(name string) (int32, bool) {
+	for _, e := range d.enums {
+		if strings.EqualFold(e.Name, name) {
+			return e.Code, true
+		}
+	}
+	return 0, false
+}
+
+// step is the path step of d: its code, vendor, name and value type.
+func (d AVPDef) step() AVPStep {
+	t := "hex"
+	switch d.Type {
+	case "Address":
+		t = "address"
+	case "DiameterIdentity", "DiameterURI", "OctetString", "UTF8String", "IPFilterRule", "QoSFilterRule":
+		t = "string"
+	case "Enumerated":
+		t = "enumerated"
+	case "Integer32":
+		t = "integer32"
+	case "Integer64":
+		t = "integer64"
+	case "Unsigned32", "Time":
+		t = "unsigned32"
+	case "Unsigned64":
+		t = "unsigned64"
+	}
+	return AVPStep{Code: d.Code, Vendor: d.Vendor, Name: d.Name, Type: t}
+}
+
+type avpKey struct{ code, vendor uint32 }
+
+// avpIndex is go-diameter's dictionary by (code, vendor) and by lower-case
+// name, across every application (the first definition wins).
+var avpIndex = sync.OnceValue(func() (ix struct {
+	byCode map[avpKey]AVPDef
+	byName map[string]AVPDef
+}) {
+	ix.byCode, ix.byName = map[avpKey]AVPDef{}, map[string]AVPDef{}
+	for _, app := range dict.Default.Apps() {
+		for _, a := range app.AVP {
+			d := AVPDef{Name: a.Name, Code: a.Code, Vendor: a.VendorID, Type: a.Data.TypeName, enums: a.Data.Enum}
+			k := avpKey{a.Code, a.VendorID}
+			if _, ok := ix.byCode[k]; !ok {
+				ix.byCode[k] = d
+			}
+			if n := strings.ToLower(a.Name); n != "" {
+				if _, ok := ix.byName[n]; !ok {
+					ix.byName[n] = d
+				}
+			}
+		}
+	}
+	return ix
+})
+
+// LookupAVP returns the dictionary entry of an AVP by code and vendor.
+func LookupAVP(code, vendor uint32) (AVPDef, bool) {
+	d, ok := avpIndex().byCode[avpKey{code, vendor}]
+	return d, ok
+}
+
+// LookupAVPName returns the dictionary entry of an AVP by name, ASCII
+// case-insensitively.
+func LookupAVPName(name string) (AVPDef, bool) {
+	d, ok := avpIndex().byName[strings.ToLower(name)]
+	return d, ok
 }

@@ -19,11 +19,77 @@ type avpRule struct {
 	acts            []avpAct
 }
 
+// avpStep is one step of an AVP path: an AVP by code and vendor and,
+// for a Grouped one, an optional condition on a direct child.
+type avpStep struct {
+	code, vendor   uint32
+	filter         bool
+	fcode, fvendor uint32
+	fvalue         []byte
+}
+
+// is reports whether a is the AVP of the step, filter included.
+func (s *avpStep) is(a wire.AVP) bool {
+	if a.Code != s.code || a.VendorID != s.vendor {
+		return false
+	}
+	if !s.filter {
+		return true
+	}
+	it := a.Group()
+	for it.Next() {
+		c := it.AVP()
+		if c.Code == s.fcode && c.VendorID == s.fvendor && bytes.Equal(c.Data, s.fvalue) {
+			return true
+		}
+	}
+	return false
+}
+
+func compilePath(p configs.AVPPath) []avpStep {
+	out := make([]avpStep, len(p))
+	for i, s := range p {
+		out[i] = avpStep{code: s.Code, vendor: s.Vendor}
+		if f := s.Filter; f != nil {
+			out[i].filter, out[i].fcode, out[i].fvendor, out[i].fvalue = true, f.Code, f.Vendor, f.Value
+		}
+	}
+	return out
+}
+
 type avpCond struct {
-	code, vendor uint32
-	value        []byte
-	hasValue     bool
-	absent       bool
+	path     []avpStep
+	value    []byte
+	hasValue bool
+	absent   bool
+	label    string // the AVP as configured, for dry runs
+}
+
+// present reports whether the condition's AVP (with its value, if set)
+// occurs in m.
+func (c *avpCond) present(m wire.Msg) bool { return findPath(m.Body(), c.path, c.value, c.hasValue) }
+
+// findPath reports whether an AVP at path (relative to the AVPs in b)
+// exists, with data val when hasVal.
+func findPath(b []byte, path []avpStep, val []byte, hasVal bool) bool {
+	st := &path[0]
+	it := wire.NewIter(b)
+	for it.Next() {
+		a := it.AVP()
+		if !st.is(a) {
+			continue
+		}
+		if len(path) == 1 {
+			if !hasVal || bytes.Equal(a.Data, val) {
+				return true
+			}
+			continue
+		}
+		if findPath(a.Data, path[1:], val, hasVal) {
+			return true
+		}
+	}
+	return false
 }
 
 type actKind uint8
@@ -34,11 +100,14 @@ const (
 	actReplace
 )
 
+// avpAct is one action. path runs from the top level to the AVP acted on
+// (for add: the AVP added, inside every occurrence of path's parent).
 type avpAct struct {
-	kind         actKind
-	code, vendor uint32
-	flags        uint8
-	data         []byte
+	kind  actKind
+	path  []avpStep
+	flags uint8
+	data  []byte
+	label string // "replace Subscription-Id/Subscription-Id-Data", for dry runs
 }
 
 func compileAVPRules(cs []configs.AVPRule) ([]avpRule, error) {
@@ -55,9 +124,13 @@ func compileAVPRules(cs []configs.AVPRule) ([]avpRule, error) {
 			r.name = f
 		}
 		if w := c.When.AVP; w != nil {
-			r.cond = &avpCond{code: w.Code, vendor: w.Vendor, absent: w.Absent}
+			p, err := w.Target()
+			if err != nil {
+				return nil, fmt.Errorf("policy: %s.when.avp.%w", f, err)
+			}
+			r.cond = &avpCond{path: compilePath(p), absent: w.Absent, label: avpLabel(w.Code, w.Vendor, w.Path)}
 			if w.Value != "" || w.Type != "" {
-				v, err := configs.EncodeAVPValue(w.Type, w.Value)
+				v, err := p.EncodeValue(w.Type, w.Value)
 				if err != nil {
 					return nil, fmt.Errorf("policy: %s.when.avp: %w", f, err)
 				}
@@ -68,7 +141,11 @@ func compileAVPRules(cs []configs.AVPRule) ([]avpRule, error) {
 			return nil, fmt.Errorf("policy: %s: no actions", f)
 		}
 		for j, a := range c.Actions {
-			act := avpAct{code: a.Code, vendor: a.Vendor}
+			p, err := a.Target()
+			if err != nil {
+				return nil, fmt.Errorf("policy: %s.actions[%d].%w", f, j, err)
+			}
+			act := avpAct{path: compilePath(p), label: a.Action + " " + avpLabel(a.Code, a.Vendor, a.Path)}
 			if a.Mandatory == nil || *a.Mandatory {
 				act.flags = wire.AVPFlagMandatory
 			}
@@ -83,17 +160,28 @@ func compileAVPRules(cs []configs.AVPRule) ([]avpRule, error) {
 				return nil, fmt.Errorf("policy: %s.actions[%d].action: %q is not one of add, remove, replace", f, j, a.Action)
 			}
 			if act.kind != actRemove {
-				v, err := configs.EncodeAVPValue(a.Type, a.Value)
+				v, err := p.EncodeValue(a.Type, a.Value)
 				if err != nil {
 					return nil, fmt.Errorf("policy: %s.actions[%d]: %w", f, j, err)
 				}
 				act.data = v
+				act.label += " = " + a.Value
 			}
 			r.acts = append(r.acts, act)
 		}
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+func avpLabel(code, vendor uint32, path string) string {
+	switch {
+	case path != "":
+		return path
+	case vendor != 0:
+		return fmt.Sprintf("%d@%d", code, vendor)
+	}
+	return fmt.Sprint(code)
 }
 
 // msgView is what AVP rules and topology hiding know about a message:
@@ -104,78 +192,86 @@ type msgView struct {
 	destRealm       []byte // the request's Destination-Realm
 }
 
-func (r *avpRule) matches(m wire.Msg, v *msgView) bool {
+// miss is the first condition of a rule that a message fails (hit: none).
+type miss uint8
+
+const (
+	hit miss = iota
+	missDirection
+	missApplication
+	missCommand
+	missIngress
+	missEgress
+	missDestRealm
+	missOriginRealm
+	missAVP
+)
+
+func (r *avpRule) matches(m wire.Msg, v *msgView) bool { return r.check(m, v) == hit }
+
+// check returns the first condition of r that m in view v fails.
+func (r *avpRule) check(m wire.Msg, v *msgView) miss {
 	if v.request && !r.onReq || !v.request && !r.onAns {
-		return false
+		return missDirection
 	}
-	if !r.apps.allows(m.AppID()) || !r.cmds.allows(m.Code()) {
-		return false
+	if !r.apps.allows(m.AppID()) {
+		return missApplication
+	}
+	if !r.cmds.allows(m.Code()) {
+		return missCommand
 	}
 	if len(r.ingress) > 0 && !r.ingress.matchString(v.ingress) {
-		return false
+		return missIngress
 	}
 	if len(r.egress) > 0 && !r.egress.matchString(v.egress) {
-		return false
+		return missEgress
 	}
 	if len(r.dest) > 0 && !r.dest.match(v.destRealm) {
-		return false
+		return missDestRealm
 	}
 	if len(r.origin) > 0 {
 		a, ok := m.Find(wire.AVPOriginRealm, 0)
 		if !ok || !r.origin.match(a.Data) {
-			return false
+			return missOriginRealm
 		}
 	}
-	if c := r.cond; c != nil {
-		found := false
-		it := m.AVPs()
-		for it.Next() {
-			a := it.AVP()
-			if a.Code == c.code && a.VendorID == c.vendor && (!c.hasValue || bytes.Equal(a.Data, c.value)) {
-				found = true
-				break
-			}
-		}
-		if found == c.absent {
-			return false
-		}
+	if c := r.cond; c != nil && c.present(m) == c.absent {
+		return missAVP
 	}
-	return true
+	return hit
 }
 
 // applyAVPRules runs every matching rule on m, which must own its buffer,
-// and returns the resulting message. matched, when not nil, receives the
-// names of the rules that ran.
-func applyAVPRules(rules []avpRule, m wire.Msg, v *msgView, matched *[]string) wire.Msg {
+// and returns the resulting message. trace, when not nil, receives what
+// every rule did (dry runs).
+func applyAVPRules(rules []avpRule, m wire.Msg, v *msgView, trace *[]RuleResult) wire.Msg {
 	for i := range rules {
 		r := &rules[i]
-		if !r.matches(m, v) {
+		why := r.check(m, v)
+		if trace != nil {
+			*trace = append(*trace, RuleResult{Name: r.name, Matched: why == hit, Why: r.explain(why, m, v)})
+		}
+		if why != hit {
 			continue
 		}
-		if matched != nil {
-			*matched = append(*matched, r.name)
-		}
 		for j := range r.acts {
-			m = r.acts[j].apply(m)
+			var n int
+			m, n = r.acts[j].apply(m)
+			if trace != nil {
+				res := &(*trace)[len(*trace)-1]
+				res.Actions = append(res.Actions, ActionResult{Action: r.acts[j].label, Count: n})
+			}
 		}
 	}
 	return m
 }
 
-func (act *avpAct) apply(m wire.Msg) wire.Msg {
-	switch act.kind {
-	case actAdd:
-		return m.AppendAVP(act.code, act.flags, act.vendor, act.data)
-	case actRemove:
-		return editMsg(m, func(a wire.AVP) (bool, []byte, bool) {
-			return !is(a, act.code, act.vendor), nil, false
-		})
-	default:
-		return editMsg(m, func(a wire.AVP) (bool, []byte, bool) {
-			if is(a, act.code, act.vendor) {
-				return true, act.data, true
-			}
-			return true, nil, false
-		})
+// apply runs the action on m and returns the resulting message and the
+// number of AVPs removed, replaced or added.
+func (act *avpAct) apply(m wire.Msg) (wire.Msg, int) {
+	if act.kind == actAdd && len(act.path) == 1 {
+		leaf := &act.path[0]
+		return m.AppendAVP(leaf.code, act.flags, leaf.vendor, act.data), 1
 	}
+	return editPath(m, act)
 }

@@ -228,8 +228,14 @@ func TestAVPRulesRewrite(t *testing.T) {
 			m := wire.NewMsg(wire.FlagRequest|wire.FlagProxiable, tc.code, 4, 1, 1)
 			m = m.AppendStringAVP(263, wire.AVPFlagMandatory, 0, "sid;1")
 			m = m.AppendStringAVP(264, wire.AVPFlagMandatory, 0, "h")
+			var trace []RuleResult
+			m = applyAVPRules(rules, m, &msgView{request: true}, &trace)
 			var matched []string
-			m = applyAVPRules(rules, m, &msgView{request: true}, &matched)
+			for _, r := range trace {
+				if r.Matched {
+					matched = append(matched, r.Name)
+				}
+			}
 			if _, err := m.Validate(); err != nil || m.Len() != len(m) || len(m)%4 != 0 {
 				t.Fatalf("malformed result: %v (len %d, header %d)", err, len(m), m.Len())
 			}

@@ -256,7 +256,9 @@ func TestPolicyTestDispatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	var code int
-	out := captureStdout(t, func() { code = run([]string{"policy", "test", "-config", cfg, "-egress", "ocs.partner.test", "-hex", ccrHex(t)}) })
+	out := captureStdout(t, func() {
+		code = run([]string{"policy", "test", "-config", cfg, "-egress", "ocs.partner.test", "-hex", ccrHex(t)})
+	})
 	if code != 0 || !strings.Contains(out, "MATCH     mask-imsi") {
 		t.Errorf("exit %d:\n%s", code, out)
 	}

@@ -81,7 +81,8 @@ policy:
 	if s := nested(got, 456, 439); len(s) != 2 || !bytes.Equal(s[1], []byte{0, 0, 0, 7}) {
 		t.Errorf("Service-Identifier %x", s)
 	}
-	if len(got) != len(req)+wire.AVPSize(0, 0, len("mme.client.test"))-16+2*12 // Route-Record added, CC-Total-Octets removed, 2 Service-Identifier added {
+	// Route-Record added, CC-Total-Octets removed, 2 Service-Identifier added.
+	if len(got) != len(req)+wire.AVPSize(0, 0, len("mme.client.test"))-16+2*12 {
 		t.Errorf("forwarded %d bytes from %d", len(got), len(req))
 	}
 

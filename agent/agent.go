@@ -73,7 +73,9 @@ func New(cfg *configs.Config, log *slog.Logger, with ...Option) (*Agent, error) 
 		a.tel.Shutdown(context.Background())
 		return nil, err
 	}
-	a.router.Update(table, a.routerOptions(cfg))
+	ropts, commit := a.routerOptions(cfg)
+	commit()
+	a.router.Update(table, ropts)
 	opts.Local.Apps = append(opts.Local.Apps, a.apps.adverts...)
 	opts.Logger = log
 	opts.Handler = a.router
@@ -133,12 +135,13 @@ func (a *Agent) Ready() (bool, string) {
 	return true, "ready"
 }
 
-// routerOptions are RouterOptions with the running local applications.
-func (a *Agent) routerOptions(cfg *configs.Config) routing.Options {
-	o := RouterOptions(cfg, a.log)
+// routerOptions are RouterOptions with the running local applications and
+// cfg's policy. The policy's peer ACL is not installed yet: commit does it,
+// when the generation is published.
+func (a *Agent) routerOptions(cfg *configs.Config) (o routing.Options, commit func()) {
+	o = RouterOptions(cfg, a.log)
 	o.Local = a.apps.handlers
-	a.pol.apply(&o, cfg)
-	return o
+	return o, a.pol.apply(&o, cfg)
 }
 
 // CDF, OCS and AAA return the local applications (nil when disabled).

@@ -33,13 +33,16 @@ func (a *Agent) preparePolicy(cfg *configs.Config) error {
 }
 
 // apply compiles cfg's policy and adds it to router options: its request
-// stages as middleware, its hooks; and installs its peer ACL. Reloads
-// validate the configuration first (configs.Config.Validate checks the
-// policy section), so a policy that cannot be built never gets here; if
-// one did, the previous policy is kept and the error logged.
-func (ap *agentPolicy) apply(o *routing.Options, cfg *configs.Config) {
+// stages as middleware, its hooks. It returns commit, which makes it the
+// running policy and installs its peer ACL: the caller runs it when it
+// publishes the options, so that a reload refused after this point leaves
+// the running ACL alone. Reloads validate the configuration first
+// (configs.Config.Validate checks the policy section), so a policy that
+// cannot be built never gets here; if one did, the previous policy is kept
+// and the error logged.
+func (ap *agentPolicy) apply(o *routing.Options, cfg *configs.Config) (commit func()) {
 	if ap == nil {
-		return
+		return func() {}
 	}
 	p, err := policy.Build(cfg.Policy, policy.Identity{OriginHost: cfg.Identity.OriginHost, OriginRealm: cfg.Identity.OriginRealm}, ap.state)
 	if err != nil {
@@ -47,14 +50,16 @@ func (ap *agentPolicy) apply(o *routing.Options, cfg *configs.Config) {
 		p = ap.cur
 	}
 	if p == nil {
-		return
+		return func() {}
 	}
-	ap.cur = p
-	ap.state.Gate.Set(p)
 	if mw := p.Middleware(); mw != nil {
 		o.Middleware = append(o.Middleware, mw)
 	}
 	o.Hooks = p.Hooks()
+	return func() {
+		ap.cur = p
+		ap.state.Gate.Set(p)
+	}
 }
 
 // Policy returns the policy state (counters, DOIC reports).

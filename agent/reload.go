@@ -122,7 +122,7 @@ func (a *Agent) apply(cfg *configs.Config) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("agent: reload: %w", err)
 	}
-	ropts := a.routerOptions(cfg)
+	ropts, commitPolicy := a.routerOptions(cfg)
 	old := a.cfg.Load()
 	boot := a.bootConfig()
 	// Restart-only settings are compared with what is really running: the
@@ -146,6 +146,7 @@ func (a *Agent) apply(cfg *configs.Config) ([]string, error) {
 		OpenTimeout: cfg.Timers.Capabilities,
 	}
 	res, err := a.peers.Reconfigure(rc, func() {
+		commitPolicy()
 		a.router.Update(table, ropts)
 		a.applySampling(cfg)
 		a.cfg.Store(cfg)

@@ -116,7 +116,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Telemetry, error) {
 	prod := producer{t.sources}
 	if rc.Prometheus {
 		t.registry = prometheus.NewRegistry()
-		pe, err := otelprom.New(otelprom.WithRegisterer(t.registry), otelprom.WithProducer(prod))
+		pe, err := otelprom.New(otelprom.WithRegisterer(t.registry), otelprom.WithProducer(prod), otelprom.WithoutScopeInfo())
 		if err != nil {
 			return nil, fmt.Errorf("telemetry: prometheus: %w", err)
 		}

@@ -135,6 +135,7 @@ func compileAVPRules(cs []configs.AVPRule) ([]avpRule, error) {
 					return nil, fmt.Errorf("policy: %s.when.avp: %w", f, err)
 				}
 				r.cond.value, r.cond.hasValue = v, true
+				r.cond.label += " = " + w.Value
 			}
 		}
 		if len(c.Actions) == 0 {

@@ -83,15 +83,10 @@ func (r *avpRule) explain(why miss, m wire.Msg, v *msgView) string {
 		}
 		return fmt.Sprintf("Origin-Realm %q matches none of %s", a.Data, r.origin)
 	case missAVP:
-		c := r.cond
-		what := c.label
-		if c.hasValue {
-			what += fmt.Sprintf(" = %q", c.value)
+		if c := r.cond; c.absent {
+			return c.label + " is present (the rule wants it absent)"
 		}
-		if c.absent {
-			return what + " is present (the rule wants it absent)"
-		}
-		return what + " is not in the message"
+		return r.cond.label + " is not in the message"
 	}
 	return "unknown condition"
 }

@@ -167,6 +167,12 @@ func TestPolicyTestCommand(t *testing.T) {
 			stdout: []string{`no match  answers: ingress peer "pgw.other.test" matches none of [*.client.test]`, `Error-Message (281) M: "internal detail"`},
 		},
 		{
+			name: "condition AVP value not in the message", config: policyTestConfig,
+			message: strings.Replace(policyTestCCR, "value: END_USER_IMSI", "value: END_USER_E164", 1),
+			args:    []string{"-egress", "ocs.partner.test"},
+			stdout:  []string{"no match  mask-imsi: Subscription-Id[Subscription-Id-Type=END_USER_IMSI] is not in the message", "resulting message (unchanged)"},
+		},
+		{
 			name: "invalid configuration", code: 1, message: policyTestCCR,
 			config: strings.Replace(policyTestConfig, "Rating-Group=200", "Rating-Grup=200", 1),
 			stderr: `policy.avp_rules[0].actions[1].path: "Multiple-Services-Credit-Control[Rating-Grup=200]/Used-Service-Unit/CC-Total-Octets": filter: "Rating-Grup" is not an AVP name`,

@@ -132,23 +132,29 @@ func BenchmarkForward(b *testing.B) {
 	rig := newForwardRig(b)
 	for _, inflight := range []int{1, 64} {
 		b.Run(map[int]string{1: "inflight=1", 64: "inflight=64"}[inflight], func(b *testing.B) {
-			for i := range inflight {
-				rig.send(i)
-			}
-			b.ReportAllocs()
-			i := 0
-			for b.Loop() {
-				<-rig.done
-				rig.send(i)
-				i++
-			}
-			for range inflight {
-				<-rig.done
-			}
+			rig.run(b, inflight)
 		})
 	}
 	if n := rig.stats(); n != 0 {
 		b.Fatalf("%d requests answered by the agent itself", n)
+	}
+}
+
+// run keeps inflight requests outstanding for b.Loop, one new request per
+// answer.
+func (rig *forwardRig) run(b *testing.B, inflight int) {
+	for i := range inflight {
+		rig.send(i)
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		<-rig.done
+		rig.send(i)
+		i++
+	}
+	for range inflight {
+		<-rig.done
 	}
 }
 

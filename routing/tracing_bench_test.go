@@ -24,19 +24,7 @@ func BenchmarkForwardTraced(b *testing.B) {
 		b.Run(fmt.Sprintf("sampled=%g%%", ratio*100), func(b *testing.B) {
 			rig.router.SetTracing(routing.Tracing{Tracer: tp.Tracer("bench"), Ratio: ratio})
 			defer rig.router.SetTracing(routing.Tracing{})
-			for i := range inflight {
-				rig.send(i)
-			}
-			b.ReportAllocs()
-			i := 0
-			for b.Loop() {
-				<-rig.done
-				rig.send(i)
-				i++
-			}
-			for range inflight {
-				<-rig.done
-			}
+			rig.run(b, inflight)
 		})
 	}
 }

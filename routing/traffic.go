@@ -1,7 +1,9 @@
 package routing
 
 import (
-	"sort"
+	"cmp"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -151,40 +153,27 @@ func (t *Traffic) Snapshot() TrafficSnapshot {
 	t.latency.each(func(k latencyKey, v *latencyPair) {
 		s.Latency = append(s.Latency, LatencyRow{k.app, k.cmd, k.relayed, v.total.Snapshot(), v.added.Snapshot()})
 	})
-	sort.Slice(s.Requests, func(i, j int) bool {
-		a, b := s.Requests[i], s.Requests[j]
-		if a.App != b.App {
-			return a.App < b.App
-		}
-		if a.Command != b.Command {
-			return a.Command < b.Command
-		}
-		return a.Peer < b.Peer
+	slices.SortFunc(s.Requests, func(a, b RequestCount) int {
+		return cmp.Or(cmp.Compare(a.App, b.App), cmp.Compare(a.Command, b.Command), strings.Compare(a.Peer, b.Peer))
 	})
-	sort.Slice(s.Answers, func(i, j int) bool {
-		a, b := s.Answers[i], s.Answers[j]
-		if a.App != b.App {
-			return a.App < b.App
-		}
-		if a.Command != b.Command {
-			return a.Command < b.Command
-		}
-		if a.ResultCode != b.ResultCode {
-			return a.ResultCode < b.ResultCode
-		}
-		return a.Peer < b.Peer
+	slices.SortFunc(s.Answers, func(a, b AnswerCount) int {
+		return cmp.Or(cmp.Compare(a.App, b.App), cmp.Compare(a.Command, b.Command),
+			cmp.Compare(a.ResultCode, b.ResultCode), strings.Compare(a.Peer, b.Peer))
 	})
-	sort.Slice(s.Latency, func(i, j int) bool {
-		a, b := s.Latency[i], s.Latency[j]
-		if a.App != b.App {
-			return a.App < b.App
-		}
-		if a.Command != b.Command {
-			return a.Command < b.Command
-		}
-		return !a.Relayed && b.Relayed
+	slices.SortFunc(s.Latency, func(a, b LatencyRow) int {
+		return cmp.Or(cmp.Compare(a.App, b.App), cmp.Compare(a.Command, b.Command), boolCompare(a.Relayed, b.Relayed))
 	})
 	return s
+}
+
+func boolCompare(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
 }
 
 func identity(p *peers.Peer) string {

@@ -193,6 +193,21 @@ func StartEnv(tb testing.TB, out io.Writer) *Env {
 		out = io.Discard
 	}
 	fdtest.Require(tb)
+	e := startServer(tb, out)
+	dir := tb.TempDir()
+	bin := buildAgent(tb, dir)
+	e.agent = startAgent(tb, bin, dir, e.ServerAddr, "")
+	e.fd = startFreeDiameter(tb, e.ServerAddr, true)
+	for _, name := range Configs {
+		e.waitReady(tb, e.Target(name))
+	}
+	return e
+}
+
+// startServer starts the answering server (stopped by tb.Cleanup) and
+// returns an Env around it.
+func startServer(tb testing.TB, out io.Writer) *Env {
+	tb.Helper()
 	srv, err := loadgen.NewServer(loadgen.ServerConfig{OriginHost: serverHost, OriginRealm: serverRealm})
 	if err != nil {
 		tb.Fatal(err)
@@ -206,15 +221,7 @@ func StartEnv(tb testing.TB, out io.Writer) *Env {
 		defer cancel()
 		srv.Shutdown(ctx)
 	})
-	e := &Env{Server: srv, ServerAddr: addr.String(), out: out}
-	dir := tb.TempDir()
-	bin := buildAgent(tb, dir)
-	e.agent = startAgent(tb, bin, dir, e.ServerAddr, "")
-	e.fd = startFreeDiameter(tb, e.ServerAddr, true)
-	for _, name := range Configs {
-		e.waitReady(tb, e.Target(name))
-	}
-	return e
+	return &Env{Server: srv, ServerAddr: addr.String(), out: out}
 }
 
 // Target returns the target of a configuration.

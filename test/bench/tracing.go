@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -11,9 +10,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
-
-	"github.com/dra-project/dra/loadgen"
 )
 
 // TracingConfigs are the agents of the tracing comparison: the same
@@ -68,20 +64,7 @@ func CompareTracing(tb testing.TB, o Options) *Report {
 	if o.Rounds < 1 {
 		o.Rounds = 1
 	}
-	srv, err := loadgen.NewServer(loadgen.ServerConfig{OriginHost: serverHost, OriginRealm: serverRealm})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	addr, err := srv.Start("127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-	})
-	e := &Env{Server: srv, ServerAddr: addr.String(), out: o.Out}
+	e := startServer(tb, o.Out)
 	sink := startSink(tb)
 	dir := tb.TempDir()
 	bin := buildAgent(tb, dir)

@@ -62,6 +62,11 @@ type Conn struct {
 	rxCount atomic.Uint64
 	_       [56]byte
 	txCount atomic.Uint64
+	_       [56]byte
+	// inbound counts the peer's requests received on this connection and
+	// not yet answered (BeginInbound/EndInbound): a connection is drained
+	// only when these are answered too.
+	inbound atomic.Int64
 }
 
 // queued is one message waiting for the writer.

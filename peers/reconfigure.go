@@ -443,26 +443,28 @@ func (m *Manager) redial(p *Peer, bound time.Duration) {
 	}()
 }
 
-// drain waits until no request is pending on c, c closes, the manager
-// stops, or bound passes; it returns how many requests are still pending.
+// drain waits until no request is pending on c in either direction (ours
+// awaiting the peer's answers, the peer's awaiting ours), c closes, the
+// manager stops, or bound passes; it returns how many requests are still
+// pending.
 func (m *Manager) drain(c *Conn, bound time.Duration) int {
 	deadline := time.NewTimer(bound)
 	defer deadline.Stop()
 	tick := time.NewTicker(drainPoll)
 	defer tick.Stop()
+	pending := func() int { return c.PendingLen() + c.InboundLen() }
 	for {
-		n := c.PendingLen()
-		if n == 0 {
+		if pending() == 0 {
 			return 0
 		}
 		select {
 		case <-tick.C:
 		case <-deadline.C:
-			return c.PendingLen()
+			return pending()
 		case <-c.Done():
 			return 0
 		case <-m.ctx.Done():
-			return c.PendingLen()
+			return pending()
 		}
 	}
 }

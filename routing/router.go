@@ -146,6 +146,7 @@ func (rt *Router) serveRequest(p *peers.Peer, c *peers.Conn, m wire.Msg) {
 	rt.stats.Requests.Add(1)
 	r := getRequest()
 	r.Msg, r.Ingress, r.IngressConn, r.via = m, p, c, c
+	c.BeginInbound()
 	r.Received = time.Now()
 	r.origHBH = m.HopByHop()
 	r.gen = rt.gen.Load()
@@ -235,7 +236,9 @@ func (rt *Router) deliver(r *Request, ans wire.Msg) error {
 		r.done(ans)
 		return nil
 	}
-	return r.IngressConn.SendVia(ans, r.via)
+	err := r.IngressConn.SendVia(ans, r.via)
+	r.IngressConn.EndInbound() // after the answer is queued: a drain then sends DPR behind it
+	return err
 }
 
 // reply sends an answer the agent produced to the requesting peer.

@@ -187,6 +187,13 @@ type DOIC struct {
 	MaxValidity time.Duration `mapstructure:"max_validity"`
 }
 
+// namedList is a configuration list and its key, to validate in a fixed
+// order.
+type namedList struct {
+	name string
+	list []string
+}
+
 // Validate checks the policy section; every error names its field. It
 // wraps ErrInvalid.
 func (p *Policy) Validate() error {
@@ -194,10 +201,10 @@ func (p *Policy) Validate() error {
 	a := p.PeerACL
 	v.cidrs("policy.peer_acl.allow_addresses", a.AllowAddresses)
 	v.cidrs("policy.peer_acl.deny_addresses", a.DenyAddresses)
-	for f, l := range map[string][]string{
-		"allow_hosts": a.AllowHosts, "deny_hosts": a.DenyHosts, "allow_realms": a.AllowRealms, "deny_realms": a.DenyRealms,
+	for _, e := range []namedList{
+		{"allow_hosts", a.AllowHosts}, {"deny_hosts", a.DenyHosts}, {"allow_realms", a.AllowRealms}, {"deny_realms", a.DenyRealms},
 	} {
-		v.patterns("policy.peer_acl."+f, l)
+		v.patterns("policy.peer_acl."+e.name, e.list)
 	}
 	if a.ResultCode != 0 && (a.ResultCode < 3000 || a.ResultCode >= 6000 || a.ResultCode/1000 == 4) {
 		v.add("policy.peer_acl.result_code", "%d is not a 3xxx or 5xxx Result-Code", a.ResultCode)
@@ -207,11 +214,11 @@ func (p *Policy) Validate() error {
 		if r.Route != "" {
 			v.patterns(f+".route", []string{r.Route})
 		}
-		for n, l := range map[string][]string{
-			"allow_origin_hosts": r.AllowOriginHosts, "allow_origin_realms": r.AllowOriginRealms, "allow_ingress_peers": r.AllowIngressPeers,
-			"deny_origin_hosts": r.DenyOriginHosts, "deny_origin_realms": r.DenyOriginRealms, "deny_ingress_peers": r.DenyIngressPeers,
+		for _, e := range []namedList{
+			{"allow_origin_hosts", r.AllowOriginHosts}, {"allow_origin_realms", r.AllowOriginRealms}, {"allow_ingress_peers", r.AllowIngressPeers},
+			{"deny_origin_hosts", r.DenyOriginHosts}, {"deny_origin_realms", r.DenyOriginRealms}, {"deny_ingress_peers", r.DenyIngressPeers},
 		} {
-			v.patterns(f+"."+n, l)
+			v.patterns(f+"."+e.name, e.list)
 		}
 		if r.ResultCode != 0 && (r.ResultCode < 3000 || r.ResultCode >= 6000) {
 			v.add(f+".result_code", "%d is not a 3xxx, 4xxx or 5xxx Result-Code", r.ResultCode)
@@ -253,10 +260,10 @@ func (p *Policy) Validate() error {
 			v.add(f+".direction", "%q is not one of request, answer, both", r.Direction)
 		}
 		w := r.When
-		for n, l := range map[string][]string{
-			"ingress_peers": w.IngressPeers, "egress_peers": w.EgressPeers, "origin_realms": w.OriginRealms, "destination_realms": w.DestinationRealms,
+		for _, e := range []namedList{
+			{"ingress_peers", w.IngressPeers}, {"egress_peers", w.EgressPeers}, {"origin_realms", w.OriginRealms}, {"destination_realms", w.DestinationRealms},
 		} {
-			v.patterns(f+".when."+n, l)
+			v.patterns(f+".when."+e.name, e.list)
 		}
 		if w.AVP != nil {
 			path := v.avpTarget(f+".when.avp", w.AVP.Code, w.AVP.Vendor, w.AVP.Path, false)

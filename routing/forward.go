@@ -50,6 +50,9 @@ func (rt *Router) decide(ctx context.Context, r *Request) (Answer, error) {
 		return rt.errorAnswer(r, wire.ResultApplicationUnsupported, "application not routed for realm "+string(r.DestRealm)), nil
 	}
 	r.route = route
+	if r.tr != nil {
+		r.tr.route = route
+	}
 	if code, msg := r.gen.opts.Hooks.route(r); code != 0 {
 		return rt.errorAnswer(r, code, msg), nil
 	}
@@ -66,6 +69,9 @@ func (rt *Router) decide(ctx context.Context, r *Request) (Answer, error) {
 func (rt *Router) serveLocal(ctx context.Context, r *Request) (Answer, error) {
 	if h, ok := r.gen.opts.Local[r.Msg.AppID()]; ok {
 		r.via = nil // the worker is another goroutine
+		if r.tr != nil {
+			r.tr.local = true
+		}
 		if !rt.submitLocal(r, h) {
 			return rt.errorAnswer(r, wire.ResultTooBusy, "local application overloaded"), nil
 		}

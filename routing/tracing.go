@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/dra-project/dra/peers"
+	"github.com/dra-project/dra/realm"
 	"github.com/dra-project/dra/wire"
 )
 
@@ -57,6 +58,12 @@ type requestTrace struct {
 	ctx     context.Context // carries the server span
 	span    trace.Span
 	attempt trace.Span // the forward attempt in flight, if any
+
+	// Set by the chain's goroutine before the request is handed to the
+	// answer path or a worker, read by serveChain once the chain returns
+	// (the Request itself may be released by then).
+	route *realm.Route
+	local bool
 }
 
 // Span attribute keys. There is no OpenTelemetry semantic convention for
@@ -105,11 +112,16 @@ func (rt *Router) startTrace(r *Request, s *sampler) {
 }
 
 // serveChain runs the chain inside a routing-decision span.
+//
+// Once the chain returns with a forwarded request, r belongs to the answer
+// path and may already be answered and released: only t, which the chain
+// filled before handing r over, is read here.
 func (rt *Router) serveChain(r *Request) (Answer, error) {
-	ctx, span := r.tr.tracer.Start(r.tr.ctx, "route")
+	t := r.tr
+	ctx, span := t.tracer.Start(t.ctx, "route")
 	ans, err := r.gen.chain.ServeDiameter(ctx, r)
-	if r.route != nil {
-		span.SetAttributes(attrRoute.String(r.route.Name), attrAction.String(r.route.Action.String()))
+	if t.route != nil {
+		span.SetAttributes(attrRoute.String(t.route.Name), attrAction.String(t.route.Action.String()))
 	}
 	switch {
 	case err != nil:
@@ -118,10 +130,10 @@ func (rt *Router) serveChain(r *Request) (Answer, error) {
 		span.SetAttributes(attrOutcome.String("error"))
 	case ans != nil:
 		span.SetAttributes(attrOutcome.String("answered by the agent"))
-	case r.egress != nil:
-		span.SetAttributes(attrOutcome.String("forwarded"))
-	default:
+	case t.local:
 		span.SetAttributes(attrOutcome.String("local application"))
+	default:
+		span.SetAttributes(attrOutcome.String("forwarded"))
 	}
 	span.End()
 	return ans, err
@@ -171,11 +183,12 @@ func (r *Request) localSpan() (context.Context, trace.Span) {
 func (r *Request) endTrace(code uint32, relayed bool, now time.Time) {
 	t := r.tr
 	r.endAttempt("answered", code, false, trace.WithTimestamp(now))
-	attrs := []attribute.KeyValue{
+	attrs := make([]attribute.KeyValue, 0, 10)
+	attrs = append(attrs,
 		attrResult.Int64(int64(code)),
 		attrTFlag.Bool(r.Msg.IsRetransmit()),
 		attribute.Bool("diameter.relayed", relayed),
-	}
+	)
 	for _, a := range [...]struct {
 		k attribute.Key
 		v []byte

@@ -411,3 +411,37 @@ func attrMap(s tracetest.SpanStub) map[string]string {
 }
 
 var _ sdktrace.SpanExporter = (*tracetest.InMemoryExporter)(nil)
+
+// Many traced requests at once, failed over and answered on other
+// goroutines while the chain's goroutine finishes its routing span: every
+// one gets its complete trace (run with -race, this also checks that the
+// span bookkeeping never touches a request after it is handed over).
+func TestConcurrentTracedRequests(t *testing.T) {
+	exp := tracetest.NewInMemoryExporter()
+	_, c := topology(t, "telemetry: {traces: {sampling_ratio: 1}}\n",
+		agent.WithTelemetry(telemetry.WithSpanExporter(exp)))
+	const n = 300
+	var wg sync.WaitGroup
+	for i := range n {
+		ch := c.Send(t, draHost, ccr(fmt.Sprintf("cli;7;%d", i)))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if m := <-ch; dratest.ResultCode(m) != wire.ResultSuccess {
+				t.Errorf("answer %d", dratest.ResultCode(m))
+			}
+		}()
+	}
+	wg.Wait()
+	count := map[string]int{}
+	routed := 0
+	for _, s := range waitSpans(t, exp, 4*n) {
+		count[s.Name]++
+		if s.Name == "route" && attrMap(s)["diameter.route"] == "to-srv" && attrMap(s)["diameter.outcome"] == "forwarded" {
+			routed++
+		}
+	}
+	if count["diameter CCR"] != n || count["forward busy.srv.test"] != n || count["forward ok.srv.test"] != n || routed != n {
+		t.Errorf("spans %v, %d route spans with route and outcome, want %d of each", count, routed, n)
+	}
+}

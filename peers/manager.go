@@ -107,13 +107,16 @@ func (o *Options) setDefaults() {
 
 // Manager owns the listeners, the peers and their connections.
 type Manager struct {
-	opts    Options
-	log     *slog.Logger
-	build   builder
-	handler Handler
-	table   *Table
-	ctx     context.Context
-	cancel  context.CancelFunc
+	opts Options
+	log  *slog.Logger
+	// limitLog and cerLog keep floods of refused or silent connections to
+	// one warning per interval (the counters count every one).
+	limitLog, cerLog logLimiter
+	build            builder
+	handler          Handler
+	table            *Table
+	ctx              context.Context
+	cancel           context.CancelFunc
 
 	mu        sync.Mutex
 	peers     map[string]*Peer // guarded by mu
@@ -153,6 +156,8 @@ func New(opts Options) (*Manager, error) {
 		peers:    map[string]*Peer{},
 		index:    newIndex(),
 		retiring: map[*Peer]struct{}{},
+		limitLog: logLimiter{every: 10 * time.Second},
+		cerLog:   logLimiter{every: 10 * time.Second},
 	}
 	m.live.Store(newTunables(&m.opts))
 	m.build = builder{l: &m.opts.Local}
@@ -388,7 +393,7 @@ func (m *Manager) accept(l net.Listener, lc Listener) {
 		}
 		if limit := m.tun().maxConnections; m.nconns.Load() >= int64(limit) {
 			m.refused.Add(1)
-			m.log.Warn("connection refused: limit reached", "remote", nc.RemoteAddr().String(), "limit", limit)
+			m.limitLog.warn(m.log, "connection refused: limit reached", "remote", nc.RemoteAddr().String(), "limit", limit)
 			nc.Close()
 			continue
 		}
@@ -491,7 +496,7 @@ func (m *Manager) runResponder(nc net.Conn, lc Listener) {
 			err = errCERTimeout
 		}
 		if !m.answerFrameError(c, err) {
-			c.log.Warn("connection closed before capabilities exchange", "err", err)
+			m.cerLog.warn(c.log, "connection closed before capabilities exchange", "err", err)
 		}
 		m.connDone(c, err)
 		return

@@ -109,8 +109,9 @@ func (o *Options) setDefaults() {
 type Manager struct {
 	opts Options
 	log  *slog.Logger
-	// limitLog and cerLog keep floods of refused or silent connections to
-	// one warning per interval (the counters count every one).
+	// limitLog and cerLog keep floods of refused, silent or garbled
+	// connections (over the limit; no CER in time, not a CER first, a
+	// failed TLS handshake) to one warning per interval each.
 	limitLog, cerLog logLimiter
 	build            builder
 	handler          Handler
@@ -480,7 +481,7 @@ func (m *Manager) runResponder(nc net.Conn, lc Listener) {
 	nc.SetDeadline(deadline)
 	if tc, ok := nc.(*tls.Conn); ok {
 		if err := tc.Handshake(); err != nil {
-			m.log.Warn("tls handshake failed", "remote", nc.RemoteAddr().String(), "err", err)
+			m.cerLog.warn(m.log, "tls handshake failed", "remote", nc.RemoteAddr().String(), "err", err)
 			nc.Close()
 			return
 		}
@@ -502,7 +503,7 @@ func (m *Manager) runResponder(nc net.Conn, lc Listener) {
 		return
 	}
 	if !msg.IsRequest() || msg.AppID() != 0 || msg.Code() != wire.CmdCapabilitiesExchange {
-		c.log.Warn("connection closed: first message is not a CER", "code", msg.Code(), "app", msg.AppID())
+		m.cerLog.warn(c.log, "connection closed: first message is not a CER", "code", msg.Code(), "app", msg.AppID())
 		wire.PutBuf(msg)
 		m.connDone(c, errNotCER)
 		return

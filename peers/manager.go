@@ -111,7 +111,8 @@ type Manager struct {
 	log  *slog.Logger
 	// limitLog and cerLog keep floods of refused, silent or garbled
 	// connections (over the limit; no CER in time, not a CER first, a
-	// failed TLS handshake) to one warning per interval each.
+	// failed TLS handshake: these three share cerLog) to one warning per
+	// interval.
 	limitLog, cerLog logLimiter
 	build            builder
 	handler          Handler

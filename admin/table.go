@@ -33,7 +33,11 @@ func WriteTable(w io.Writer, peers []PeerView) {
 		if p.TLS {
 			tls = "yes"
 		}
-		row := []string{p.Identity, p.Realm, p.Address, p.State, p.Watchdog, p.Role, tls,
+		state := p.State
+		if p.Removed {
+			state += " (removed, draining)"
+		}
+		row := []string{p.Identity, p.Realm, p.Address, state, p.Watchdog, p.Role, tls,
 			strings.Join(apps, ","), since, p.LastError}
 		writeRow(tw, row)
 	}

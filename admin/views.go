@@ -25,6 +25,9 @@ type PeerView struct {
 	OriginStateID uint32    `json:"origin_state_id"`
 	Since         time.Time `json:"since,omitzero"` // RFC 3339; when the peer entered State
 	LastError     string    `json:"last_error"`
+	// Removed: the peer left the configuration and is draining before its
+	// DPR (it disappears once its connection ends).
+	Removed bool `json:"removed,omitempty"`
 }
 
 // RouteView is one entry of the routing table as the API shows it.
@@ -120,6 +123,7 @@ func newPeerView(p *peers.PeerInfo) PeerView {
 		OriginStateID: p.OriginStateID,
 		Since:         p.Since,
 		LastError:     p.LastError,
+		Removed:       p.Removed,
 	}
 	return v
 }

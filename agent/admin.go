@@ -12,7 +12,9 @@ type backend struct{ a *Agent }
 
 var _ admin.Backend = backend{}
 
-func (b backend) Peers() []*peers.PeerInfo         { return b.a.peers.Table().All() }
+func (b backend) Peers() []*peers.PeerInfo {
+	return append(b.a.peers.Table().All(), b.a.peers.Retiring()...)
+}
 func (b backend) Routes() []*realm.Route           { return b.a.router.Table().Routes() }
 func (b backend) Stats() *routing.Stats            { return b.a.router.Stats() }
 func (b backend) Ready() (bool, string)            { return b.a.Ready() }

@@ -42,6 +42,17 @@ func TestReloadRemovedClientGetsItsAnswers(t *testing.T) {
 	if _, err := a.Reload(after); err != nil {
 		t.Fatal(err)
 	}
+	// While it drains, the removed client is still listed, marked removed.
+	if r := a.Peers().Retiring(); len(r) != 1 || r[0].Identity != "c.client.test" || !r[0].Removed {
+		t.Errorf("retiring peers: %+v", r)
+	}
+	listed := false
+	for _, p := range a.Peers().Peers() {
+		listed = listed || p.Identity() == "c.client.test"
+	}
+	if !listed {
+		t.Error("a draining peer is missing from Peers (its pending requests would vanish from the metrics)")
+	}
 	for i, ch := range chs {
 		select {
 		case m := <-ch:

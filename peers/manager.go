@@ -207,13 +207,31 @@ func (m *Manager) PeerByIdentity(id []byte) *Peer {
 	return m.index.get(k)
 }
 
-// Peers returns every known peer.
+// Peers returns every known peer. Peers removed by a reconfiguration and
+// still draining are included until their connection ends (Retiring lists
+// them apart).
 func (m *Manager) Peers() []*Peer {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	out := make([]*Peer, 0, len(m.peers))
-	for _, p := range m.peers {
-		out = append(out, p)
+	return m.everyPeerLocked()
+}
+
+// Retiring describes the peers removed from the configuration whose
+// connection is still draining before their DPR, or ending.
+func (m *Manager) Retiring() []*PeerInfo {
+	m.mu.Lock()
+	ps := make([]*Peer, 0, len(m.retiring))
+	for p := range m.retiring {
+		ps = append(ps, p)
+	}
+	m.mu.Unlock()
+	out := make([]*PeerInfo, 0, len(ps))
+	for _, p := range ps {
+		p.mu.Lock()
+		in := p.infoLocked()
+		p.mu.Unlock()
+		in.Removed = true
+		out = append(out, in)
 	}
 	return out
 }

@@ -25,6 +25,9 @@ type PeerInfo struct {
 	LastError     string
 	// StateName is State as text (the table's state index).
 	StateName string
+	// Removed: the peer left the configuration and is draining before
+	// its DPR; such rows come from Manager.Retiring, not from the table.
+	Removed bool
 
 	peer *Peer
 }

@@ -34,37 +34,17 @@ func server(t *testing.T, host, realm string, serve func(*dratest.Node, wire.Msg
 // peerYAML lists servers for the agent to dial.
 func peerYAML(ns ...*dratest.Node) string {
 	var b strings.Builder
-	b.WriteString("accept_unknown_peers: true\npeers:\n")
-	for _, n := range ns {
-		fmt.Fprintf(&b, "  - host: %s\n    address: %s\n    connect: true\n", n.Opts.Host, n.Addr())
-	}
+	b.WriteString("accept_unknown_peers: true\n")
+	b.WriteString(dratest.DialYAML(ns...))
 	b.WriteString("timers:\n  watchdog: 6s\n  reconnect: 1s\n  reconnect_max: 2s\n")
 	return b.String()
 }
 
 func client(t *testing.T, a *agent.Agent, host, realm string) *dratest.Node {
-	t.Helper()
-	c := dratest.Start(t, dratest.Options{Host: host, Realm: realm,
-		Dial: []peers.PeerConfig{{Identity: draHost, Addr: a.Addrs()[0].String(), Connect: true}}})
-	c.WaitOpen(t, draHost)
-	return c
+	return dratest.Client(t, a, draHost, host, realm)
 }
 
-func waitPeers(t *testing.T, a *agent.Agent, ids ...string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for _, id := range ids {
-		for {
-			if p := a.Peers().Peer(id); p != nil && p.Active() != nil {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("agent: peer %s not usable", id)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
-}
+func waitPeers(t *testing.T, a *agent.Agent, ids ...string) { dratest.WaitPeers(t, a, ids...) }
 
 func TestRateLimitAnswersTooBusy(t *testing.T) {
 	srv := server(t, "ocs.a.test", "a.test", nil)

@@ -10,7 +10,6 @@ import (
 
 	"github.com/dra-project/dra/agent"
 	"github.com/dra-project/dra/internal/dratest"
-	"github.com/dra-project/dra/peers"
 	"github.com/dra-project/dra/wire"
 )
 
@@ -37,10 +36,7 @@ func server(t *testing.T, host, realm string, serve func(*dratest.Node, wire.Msg
 // peerYAML lists servers for the agent to dial, then any extra peer lines.
 func peerYAML(ns []*dratest.Node, extra ...string) string {
 	var b strings.Builder
-	b.WriteString("peers:\n")
-	for _, n := range ns {
-		fmt.Fprintf(&b, "  - host: %s\n    address: %s\n    connect: true\n", n.Opts.Host, n.Addr())
-	}
+	b.WriteString(dratest.DialYAML(ns...))
 	for _, e := range extra {
 		b.WriteString(e)
 	}
@@ -51,28 +47,10 @@ func peerYAML(ns []*dratest.Node, extra ...string) string {
 func nodes(ns ...*dratest.Node) []*dratest.Node { return ns }
 
 func client(t *testing.T, a *agent.Agent, host string) *dratest.Node {
-	t.Helper()
-	c := dratest.Start(t, dratest.Options{Host: host, Realm: "client.test",
-		Dial: []peers.PeerConfig{{Identity: draHost, Addr: a.Addrs()[0].String(), Connect: true}}})
-	c.WaitOpen(t, draHost)
-	return c
+	return dratest.Client(t, a, draHost, host, "client.test")
 }
 
-func waitPeers(t *testing.T, a *agent.Agent, ids ...string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for _, id := range ids {
-		for {
-			if p := a.Peers().Peer(id); p != nil && p.Active() != nil {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("agent: peer %s not usable", id)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
-}
+func waitPeers(t *testing.T, a *agent.Agent, ids ...string) { dratest.WaitPeers(t, a, ids...) }
 
 func TestRelayByRealmAndApplication(t *testing.T) {
 	ocs := server(t, "ocs.a.test", "a.test", nil)

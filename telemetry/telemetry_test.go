@@ -23,7 +23,6 @@ import (
 	"github.com/dra-project/dra/agent"
 	"github.com/dra-project/dra/configs"
 	"github.com/dra-project/dra/internal/dratest"
-	"github.com/dra-project/dra/peers"
 	"github.com/dra-project/dra/telemetry"
 	"github.com/dra-project/dra/wire"
 )
@@ -83,19 +82,8 @@ routes:
 timers: {watchdog: 6s, reconnect: 1s, reconnect_max: 2s}
 `, busy.Addr(), ok.Addr()) + extra
 	a := startAgent(t, yaml, opts...)
-	for _, id := range []string{"busy.srv.test", "ok.srv.test"} {
-		deadline := time.Now().Add(10 * time.Second)
-		for p := a.Peers().Peer(id); p == nil || p.Active() == nil; p = a.Peers().Peer(id) {
-			if time.Now().After(deadline) {
-				t.Fatalf("peer %s not open", id)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
-	c := dratest.Start(t, dratest.Options{Host: "nas.cli.test", Realm: "cli.test",
-		Dial: []peers.PeerConfig{{Identity: draHost, Addr: a.Addrs()[0].String(), Connect: true}}})
-	c.WaitOpen(t, draHost)
-	return a, c, yaml
+	dratest.WaitPeers(t, a, "busy.srv.test", "ok.srv.test")
+	return a, dratest.Client(t, a, draHost, "nas.cli.test", "cli.test"), yaml
 }
 
 func ccr(session string) wire.Msg {

@@ -110,7 +110,7 @@ func New(cfg Config, id Identity, orig Originator, log *slog.Logger) (*Server, e
 	txn.Commit()
 	s := &Server{
 		cfg: cfg, id: id, orig: orig, log: log, users: users,
-		db: db, pool: newPool(prefix), wal: w,
+		db: db, pool: newPoolWith(prefix, live), wal: w,
 		now: time.Now, stop: make(chan struct{}),
 	}
 	log.Info("aaa started", "sessions", len(live), "users", users.Len(), "pool", prefix.String())
@@ -225,6 +225,7 @@ func (s *Server) authorize(id, userName, nasHost, nasRealm string) (*Session, er
 	txn := s.db.Txn(true)
 	var ns *Session
 	var undo func(*memdb.Txn)
+	fresh := false // ns holds a newly allocated address
 	if old := getSession(txn, id); old != nil {
 		if old.User != userName {
 			txn.Abort()
@@ -245,10 +246,14 @@ func (s *Server) authorize(id, userName, nasHost, nasRealm string) (*Session, er
 		}
 		ns = &Session{ID: id, User: userName, NASHost: nasHost, NASRealm: nasRealm,
 			Addr: addr.String(), Started: now.UnixNano(), ExpiresAt: s.expiresAt(now, now)}
-		undo = func(t *memdb.Txn) { t.Delete(tableSessions, ns) }
+		fresh = true
+		undo = func(t *memdb.Txn) { t.Delete(tableSessions, ns); s.pool.free(ns.Addr) }
 	}
 	if err := txn.Insert(tableSessions, ns); err != nil {
 		txn.Abort()
+		if fresh {
+			s.pool.free(ns.Addr) // allocated above, never published
+		}
 		s.mu.Unlock()
 		return nil, fmt.Errorf("aaa: session table: %w", err)
 	}
@@ -289,6 +294,7 @@ func (s *Server) release(id string, only *Session) (*Session, error) {
 		return nil, fmt.Errorf("aaa: session table: %w", err)
 	}
 	txn.Commit()
+	s.pool.free(cur.Addr)
 	c := s.wal.del(id)
 	s.mu.Unlock()
 	if err := c.wait(); err != nil {

@@ -196,12 +196,18 @@ func (s *Server) update(req *ccr) ([]byte, error) {
 	a := s.sessions[req.sid]
 	s.mu.RUnlock()
 	if a == nil {
+		if ans := s.done.get(req.sid, req.reqNum, s.now()); ans != nil {
+			return resend(ans, req.msg), nil // a resent CCR-T
+		}
 		return s.failAnswer(req.msg, &failure{code: wire.ResultUnknownSessionID, msg: "unknown session"})
 	}
 	a.mu.Lock()
 	ss := a.sessions[req.sid]
 	if ss == nil {
 		a.mu.Unlock()
+		if ans := s.done.get(req.sid, req.reqNum, s.now()); ans != nil {
+			return resend(ans, req.msg), nil
+		}
 		return s.failAnswer(req.msg, &failure{code: wire.ResultUnknownSessionID, msg: "unknown session"})
 	}
 	if ss.st.LastNum == req.reqNum && ss.lastAnswer != nil {
@@ -243,6 +249,9 @@ func (s *Server) update(req *ccr) ([]byte, error) {
 	a.mu.Unlock()
 	if err := <-done; err != nil {
 		return nil, err
+	}
+	if term {
+		s.done.put(req.sid, req.reqNum, ans, s.now())
 	}
 	return ans, nil
 }

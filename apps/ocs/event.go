@@ -18,6 +18,9 @@ const (
 // price enquiry (Requested-Action; DIRECT_DEBITING when absent). The
 // amount is the top-level Requested-Service-Unit, or the first MSCC's.
 func (s *Server) event(req *ccr) ([]byte, error) {
+	if ans := s.done.get(req.sid, req.reqNum, s.now()); ans != nil {
+		return resend(ans, req.msg), nil
+	}
 	rsu, m := req.rsu, msccReq{}
 	if len(req.mscc) > 0 {
 		m = req.mscc[0]
@@ -87,5 +90,9 @@ func (s *Server) event(req *ccr) ([]byte, error) {
 			return nil, err
 		}
 	}
-	return finish(req.msg, ans)
+	b, err := finish(req.msg, ans)
+	if err == nil {
+		s.done.put(req.sid, req.reqNum, b, s.now())
+	}
+	return b, err
 }

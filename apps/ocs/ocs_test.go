@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dra-project/dra/wire"
 	"github.com/fiorix/go-diameter/v4/diam"
 	"github.com/fiorix/go-diameter/v4/diam/avp"
 	"github.com/fiorix/go-diameter/v4/diam/datatype"
@@ -457,5 +458,71 @@ func TestRestartKeepsReservations(t *testing.T) {
 	}
 	if got := available(t, st.srv).Octets; got != 56_000 {
 		t.Errorf("available %d, want 56000", got)
+	}
+}
+
+// A resent EVENT (same Session-Id and CC-Request-Number, T flag) is
+// answered as the first was and not charged again; a resent CCR-T gets
+// the CCR-T's answer, not 5002; a new EVENT in the same session is a new
+// charge.
+func TestResentEventAndTerminationAreNotChargedTwice(t *testing.T) {
+	st := startStack(t, octetsConfig(t, 1_000_000, 100_000))
+	c := newClient(t, st.addr)
+	units := diam.NewAVP(avp.RequestedServiceUnit, avp.Mbit, 0, &diam.GroupedAVP{AVP: []*diam.AVP{
+		diam.NewAVP(avp.CCServiceSpecificUnits, avp.Mbit, 0, datatype.Unsigned64(300))}})
+	debit := func(num uint32, retransmit bool) *diam.Message {
+		m := ccrMsg("s;ev;dup", requestEvent, num, subAVP(0, msisdn), requestedAction(actionDirectDebiting), units)
+		if retransmit {
+			m.Header.CommandFlags |= diam.RetransmittedFlag
+		}
+		return c.call(t, m)
+	}
+	first := debit(0, false)
+	again := debit(0, true)
+	if resultCode(first) != 2001 || resultCode(again) != 2001 {
+		t.Fatalf("EVENT %d, resent %d", resultCode(first), resultCode(again))
+	}
+	if got := available(t, st.srv).Units; got != 700 {
+		t.Errorf("units %d after an EVENT and its retransmission, want 700", got)
+	}
+	if again.Header.EndToEndID == first.Header.EndToEndID {
+		t.Error("the resent answer kept the first request's End-to-End id")
+	}
+	debit(1, false)
+	if got := available(t, st.srv).Units; got != 400 {
+		t.Errorf("units %d after a second EVENT, want 400", got)
+	}
+
+	c.call(t, ccrMsg("s;t;dup", requestInitial, 0, subAVP(0, msisdn), msccReqAVP(1, emptyRSU(), 0)))
+	term := c.call(t, ccrMsg("s;t;dup", requestTermination, 1, msccReqAVP(1, nil, 40_000)))
+	resent := ccrMsg("s;t;dup", requestTermination, 1, msccReqAVP(1, nil, 40_000))
+	resent.Header.CommandFlags |= diam.RetransmittedFlag
+	again = c.call(t, resent)
+	if resultCode(term) != 2001 || resultCode(again) != 2001 {
+		t.Fatalf("CCR-T %d, resent %d", resultCode(term), resultCode(again))
+	}
+	if got := available(t, st.srv).Octets; got != 1_000_000-40_000 {
+		t.Errorf("octets %d after CCR-T and its retransmission, want %d", got, 1_000_000-40_000)
+	}
+	// A later CCR-U for the ended session is still unknown.
+	if a := c.call(t, ccrMsg("s;t;dup", requestUpdate, 2, msccReqAVP(1, emptyRSU(), 0))); resultCode(a) != wire.ResultUnknownSessionID {
+		t.Errorf("CCR-U after CCR-T: %d, want 5002", resultCode(a))
+	}
+}
+
+func TestDoneCacheBounds(t *testing.T) {
+	var c doneCache
+	t0 := time.Unix(1000, 0)
+	for i := range doneMax + 10 {
+		c.put(fmt.Sprint(i), 0, []byte{byte(i)}, t0)
+	}
+	if len(c.m) != doneMax {
+		t.Errorf("%d entries, want at most %d", len(c.m), doneMax)
+	}
+	if c.get("0", 0, t0) != nil || c.get(fmt.Sprint(doneMax+9), 0, t0) == nil {
+		t.Error("the oldest entry should be gone and the newest kept")
+	}
+	if c.get(fmt.Sprint(doneMax+9), 0, t0.Add(doneTTL+time.Second)) != nil {
+		t.Error("an entry older than doneTTL was returned")
 	}
 }

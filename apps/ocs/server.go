@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -39,7 +40,10 @@ type Server struct {
 	accounts map[string]*account // by accountKey
 	sessions map[string]*account // by Session-Id
 
-	wal  *wal
+	wal *wal
+	// done holds the answers to completed EVENT and TERMINATION requests,
+	// for their retransmissions (dedupe.go).
+	done doneCache
 	stop chan struct{}
 	wg   sync.WaitGroup
 	once sync.Once
@@ -206,7 +210,10 @@ func (s *Server) ServeDiameter(ctx context.Context, r *routing.Request) (routing
 		s.log.Error("ocs: request failed", "session", req.sid, "err", err)
 		return s.failAnswer(m, &failure{code: wire.ResultUnableToComply, msg: "internal error"})
 	}
-	return ans, nil
+	// ans is also kept for retransmissions (a session's last answer, a
+	// completed EVENT's or CCR-T's), and the connection's writer recycles
+	// what it sends into the frame pool: it gets a copy.
+	return slices.Clone(ans), nil
 }
 
 // decode parses a request with go-diameter, turning its panics into errors.

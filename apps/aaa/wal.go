@@ -1,7 +1,7 @@
 package aaa
 
 import (
-	"bufio"
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -100,27 +100,35 @@ func openWAL(dir string, log *slog.Logger) (*wal, map[string]*Session, error) {
 	return w, out, nil
 }
 
-// replay reads the log, stopping at the first torn or corrupt record (the
-// tail of a write that was never acknowledged).
+// replay reads the log. A torn tail (the last write, never acknowledged:
+// a truncated record, a last record that fails its checksum, or zeros a
+// crash left after the end) is ignored. A bad record with more log after
+// it is corruption in the middle of the log: replay refuses it rather than
+// drop the sessions that follow (their addresses would be handed out
+// again), and leaves the file for the operator.
 func replay(path string, log *slog.Logger) (map[string]*Session, error) {
 	live := map[string]*Session{}
-	f, err := os.Open(path)
+	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return live, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("aaa: session log: %w", err)
 	}
-	defer f.Close()
-	r := bufio.NewReader(f)
+	r := bytes.NewReader(data)
 	n := 0
 	for {
+		off := len(data) - r.Len()
 		rec, err := readRecord(r)
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			log.Warn("session log: ignoring torn tail", "records", n, "err", err)
+			if rest := data[off:]; !tornTail(rest) {
+				return nil, fmt.Errorf("aaa: session log %s: record %d at offset %d: %w, and %d bytes follow: the log is corrupt in the middle; refusing to start rather than lose the sessions after it (move the file aside to start without them)",
+					path, n+1, off, err, len(rest))
+			}
+			log.Warn("session log: ignoring torn tail", "records", n, "err", err, "bytes", len(data)-off)
 			break
 		}
 		n++
@@ -132,6 +140,23 @@ func replay(path string, log *slog.Logger) (map[string]*Session, error) {
 		}
 	}
 	return live, nil
+}
+
+// tornTail reports whether rest, the log from a record that failed to
+// read, can be the remains of one interrupted append: all zeros, a record
+// cut short, or exactly one (damaged) record and nothing after it.
+func tornTail(rest []byte) bool {
+	if !bytes.ContainsFunc(rest, func(r rune) bool { return r != 0 }) {
+		return true
+	}
+	if len(rest) < 8 {
+		return true
+	}
+	n := int(binary.BigEndian.Uint32(rest[:4]))
+	if n == 0 || n > maxRecord {
+		return false
+	}
+	return 8+n >= len(rest)
 }
 
 // readRecord reads one record; io.EOF only at a clean end.

@@ -33,7 +33,9 @@ func nextFrame(b []byte) (payload, rest []byte, err error) {
 		return nil, b, errTorn
 	}
 	n := binary.BigEndian.Uint32(b)
-	if n > maxFrame || uint64(len(b)-frameHeader) < uint64(n) {
+	// A frame always holds a record: a zero length is the zero fill a
+	// crash can leave after the last write (its checksum would match).
+	if n == 0 || n > maxFrame || uint64(len(b)-frameHeader) < uint64(n) {
 		return nil, b, errTorn
 	}
 	p := b[frameHeader : frameHeader+int(n)]
@@ -41,6 +43,29 @@ func nextFrame(b []byte) (payload, rest []byte, err error) {
 		return nil, b, errTorn
 	}
 	return p, b[frameHeader+int(n):], nil
+}
+
+// tornTail reports whether rest, the log from a frame that failed to read,
+// can be the remains of one interrupted append: zeros, a frame cut short,
+// or exactly one damaged frame and nothing after it.
+func tornTail(rest []byte) bool {
+	if allZero(rest) || len(rest) < frameHeader {
+		return true
+	}
+	n := binary.BigEndian.Uint32(rest)
+	if n == 0 || n > maxFrame {
+		return false
+	}
+	return uint64(frameHeader)+uint64(n) >= uint64(len(rest))
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // splitFrames returns the payloads of the whole valid frames at the start

@@ -7,7 +7,7 @@ import (
 
 func TestFrames(t *testing.T) {
 	var b []byte
-	for _, p := range []string{"a", "", `{"s":1}`} {
+	for _, p := range []string{"a", "b", `{"s":1}`} {
 		b = appendFrame(b, []byte(p))
 	}
 	whole := len(b)
@@ -21,6 +21,8 @@ func TestFrames(t *testing.T) {
 		{"torn tail", b[:whole-2], 2, whole - 8 - 7},
 		{"corrupt checksum", append(append([]byte(nil), b[:whole-1]...), '!'), 2, whole - 8 - 7},
 		{"short header", b[:5], 0, 0},
+		{"zero fill after the end", append(append([]byte(nil), b...), make([]byte, 64)...), 3, whole},
+		{"zero-length frame", appendFrame(nil, nil), 0, 0},
 		{"empty", nil, 0, 0},
 	}
 	for _, tt := range tests {

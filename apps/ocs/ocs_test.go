@@ -2,6 +2,9 @@ package ocs
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -524,5 +527,76 @@ func TestDoneCacheBounds(t *testing.T) {
 	}
 	if c.get(fmt.Sprint(doneMax+9), 0, t0.Add(doneTTL+time.Second)) != nil {
 		t.Error("an entry older than doneTTL was returned")
+	}
+}
+
+// A damaged frame with more log after it is refused at start (replaying
+// around it would restore spent credit); a zero-filled or cut tail is not.
+func TestLogCorruptionInTheMiddle(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		damage  func([]byte) []byte
+		refused bool
+	}{
+		{"zero fill after the end", func(b []byte) []byte { return append(b, make([]byte, 512)...) }, false},
+		{"last frame cut", func(b []byte) []byte { return b[:len(b)-3] }, false},
+		{"first frame damaged", func(b []byte) []byte { b[frameHeader+2] ^= 0xff; return b }, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := octetsConfig(t, 100_000, 10_000)
+			st, err := startAgent(cfg, quietLogger(testWriter{t}), "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := dialClient(st.addr, clientHost)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range 3 {
+				c.call(t, ccrMsg(fmt.Sprintf("s;c;%d", i), requestInitial, 0, subAVP(0, msisdn), msccReqAVP(1, emptyRSU(), 0)))
+			}
+			// Copy the data directory while the server runs: the snapshot it
+			// wrote at start and the segment holding the three CCRs (a
+			// clean stop would fold them into a new snapshot).
+			dir := t.TempDir()
+			ents, err := os.ReadDir(cfg.DataDir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var seg string
+			for _, e := range ents {
+				b, err := os.ReadFile(filepath.Join(cfg.DataDir, e.Name()))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if strings.HasPrefix(e.Name(), "wal-") && len(b) > 0 {
+					seg = e.Name()
+					b = tc.damage(b)
+				}
+				if err := os.WriteFile(filepath.Join(dir, e.Name()), b, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			c.conn.Close()
+			st.stop()
+			if seg == "" {
+				t.Fatal("no segment with records")
+			}
+			cfg.DataDir = dir
+			srv, err := New(cfg, Identity{OriginHost: "ocs.test", OriginRealm: "test"}, nil, quietLogger(testWriter{t}))
+			if tc.refused {
+				if err == nil || !strings.Contains(err.Error(), "corrupt in the middle") {
+					if srv != nil {
+						srv.Close()
+					}
+					t.Fatalf("started on a corrupt log (err %v)", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv.Close()
+		})
 	}
 }

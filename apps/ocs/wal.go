@@ -89,13 +89,20 @@ func loadState(dir string, log *slog.Logger) (*snapshot, uint64, error) {
 		sess[st.Sessions[i].ID] = &st.Sessions[i]
 	}
 	seq := st.Seq
-	for _, name := range segs {
+	for i, name := range segs {
 		b, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil {
 			return nil, 0, fmt.Errorf("ocs: read %s: %w", name, err)
 		}
 		payloads, good := splitFrames(b)
 		if good != len(b) {
+			// Only the last append can be torn: a bad frame with more log
+			// after it (in this segment or a later one) is corruption, and
+			// replaying around it would restore spent credit.
+			if rest := b[good:]; !tornTail(rest) || (i < len(segs)-1 && !allZero(rest)) {
+				return nil, 0, fmt.Errorf("ocs: log segment %s: bad frame at offset %d with %d bytes after it: the log is corrupt in the middle; refusing to start rather than replay around it (move the data directory aside to start from the configuration)",
+					name, good, len(rest))
+			}
 			log.Warn("ocs: torn tail in log ignored", "segment", name, "offset", good, "bytes", len(b)-good)
 		}
 		for _, p := range payloads {

@@ -36,19 +36,19 @@ func startApps(cfg *configs.Config, rt *routing.Router, log *slog.Logger) (*loca
 	id := apps.Identity{OriginHost: cfg.Identity.OriginHost, OriginRealm: cfg.Identity.OriginRealm}
 	var err error
 	if c := cfg.Apps.CDF; c.Enabled {
-		if la.CDF, err = cdf.New(c.Config, id, rt, log.With("app", "cdf")); err != nil {
+		if la.CDF, err = cdf.New(c.Config, id, rt, log); err != nil {
 			return nil, la.fail(fmt.Errorf("agent: cdf: %w", err))
 		}
 		add(cdf.AppID, la.CDF, la.CDF.Apps(), la.CDF)
 	}
 	if c := cfg.Apps.OCS; c.Enabled {
-		if la.OCS, err = ocs.New(c.Config, id, rt, log.With("app", "ocs")); err != nil {
+		if la.OCS, err = ocs.New(c.Config, id, rt, log); err != nil {
 			return nil, la.fail(fmt.Errorf("agent: ocs: %w", err))
 		}
 		add(ocs.AppID, la.OCS, la.OCS.Apps(), la.OCS)
 	}
 	if c := cfg.Apps.AAA; c.Enabled {
-		if la.AAA, err = aaa.New(c.Config, id, rt, log.With("app", "aaa")); err != nil {
+		if la.AAA, err = aaa.New(c.Config, id, rt, log); err != nil {
 			return nil, la.fail(fmt.Errorf("agent: aaa: %w", err))
 		}
 		add(aaa.AppID, la.AAA, la.AAA.Apps(), la.AAA)

@@ -4,12 +4,20 @@ import (
 	"errors"
 	"time"
 
+	"github.com/dra-project/dra/apps"
+
 	"github.com/fiorix/go-diameter/v4/diam"
 	"github.com/fiorix/go-diameter/v4/diam/avp"
 	"github.com/fiorix/go-diameter/v4/diam/datatype"
 
 	"github.com/dra-project/dra/wire"
 )
+
+// dictionary is what the NASREQ server knows of AVPs: those of the base
+// protocol and of NASREQ in go-diameter's dictionary. A request holding
+// another AVP with the M bit is answered 5001, an AVP of the wrong size
+// 5014 (apps.CheckRequest).
+var dictionary = apps.NewDictionary(AppID)
 
 // Auth-Request-Type values (RFC 6733 §8.7).
 const (
@@ -39,7 +47,7 @@ const chapMD5 = 5
 func (s *Server) serveAAR(req *diam.Message) *diam.Message {
 	for _, code := range []uint32{avp.SessionID, avp.OriginHost, avp.OriginRealm, avp.AuthApplicationID, avp.AuthRequestType} {
 		if find(req.AVP, code) == nil {
-			return finish(withError(s.answer(req, wire.ResultMissingAVP), "missing mandatory AVP", missing(code)), req)
+			return finish(withError(s.aaa(req, wire.ResultMissingAVP), "missing mandatory AVP", missing(code)), req)
 		}
 	}
 	artAVP := find(req.AVP, avp.AuthRequestType)

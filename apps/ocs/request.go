@@ -1,10 +1,18 @@
 package ocs
 
 import (
+	"github.com/dra-project/dra/apps"
+
 	"github.com/fiorix/go-diameter/v4/diam"
 	"github.com/fiorix/go-diameter/v4/diam/avp"
 	"github.com/fiorix/go-diameter/v4/diam/datatype"
 )
+
+// dictionary is what the OCS knows of AVPs: those of the base protocol
+// and of credit control with 3GPP Ro in go-diameter's dictionary. A
+// request holding another AVP with the M bit is answered 5001, an AVP of
+// the wrong size 5014 (apps.CheckRequest).
+var dictionary = apps.NewDictionary(AppID)
 
 // CC-Request-Type values (RFC 4006 §8.3).
 const (

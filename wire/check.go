@@ -44,9 +44,10 @@ type AVPProblem struct {
 //
 //   - 5014 DIAMETER_INVALID_AVP_LENGTH: an AVP whose length field is below
 //     its header or runs past the data that holds it, or whose payload
-//     does not have the size of its type. The Failed-AVP holds the AVP
-//     when it is well framed, else a stand-in: its header with a zero
-//     payload of the size of its type (empty when unsized).
+//     does not have the size of its type. The Failed-AVP holds a stand-in
+//     for it, as §7.1.5 allows: its code, flags and Vendor-ID with the
+//     payload of AVPKind.ZeroPayload (the AVP as received would make the
+//     answer itself undecodable to a strict peer).
 //   - 5001 DIAMETER_AVP_UNSUPPORTED: an AVP d does not know that has the
 //     M bit. The Failed-AVP holds the AVP. Unknown AVPs without the M
 //     bit are accepted.
@@ -68,6 +69,7 @@ func checkAVPs(b []byte, d Dictionary, depth int) AVPProblem {
 			return AVPProblem{ResultInvalidAVPLength, standIn(b, off, d), "malformed AVP" + describe(b, off)}
 		}
 		raw := b[off : off+n]
+		padded := b[off : off+avpSize(b, off, n)] // for Failed-AVP
 		code := binary.BigEndian.Uint32(raw)
 		var vendor uint32
 		if hl == avpVendorHeaderLen {
@@ -78,7 +80,7 @@ func checkAVPs(b []byte, d Dictionary, depth int) AVPProblem {
 		switch k := d.Kind(code, vendor); k {
 		case KindUnknown:
 			if raw[4]&AVPFlagMandatory != 0 {
-				p = AVPProblem{ResultAVPUnsupported, raw, "unsupported AVP" + describe(b, off) + " with the M bit"}
+				p = AVPProblem{ResultAVPUnsupported, padded, "unsupported AVP" + describe(b, off) + " with the M bit"}
 			}
 		case KindGrouped:
 			if depth < maxCheckDepth {
@@ -89,16 +91,16 @@ func checkAVPs(b []byte, d Dictionary, depth int) AVPProblem {
 		case KindAddress:
 			switch {
 			case len(data) < 3:
-				p = AVPProblem{ResultInvalidAVPLength, raw, "Address too short"}
+				p = AVPProblem{ResultInvalidAVPLength, standIn(b, off, d), "Address" + describe(b, off) + " too short"}
 			case binary.BigEndian.Uint16(data) == 1 && len(data) != 2+4,
 				binary.BigEndian.Uint16(data) == 2 && len(data) != 2+16:
-				p = AVPProblem{ResultInvalidAVPLength, raw, "Address of the wrong length for its family"}
+				p = AVPProblem{ResultInvalidAVPLength, standIn(b, off, d), "Address" + describe(b, off) + " of the wrong length for its family"}
 			case binary.BigEndian.Uint16(data) == 0 || binary.BigEndian.Uint16(data) == 0xffff:
-				p = AVPProblem{ResultInvalidAVPValue, raw, "Address of a reserved family"}
+				p = AVPProblem{ResultInvalidAVPValue, padded, "Address" + describe(b, off) + " of a reserved family"}
 			}
 		default:
 			if sz := fixedSize(k); sz != 0 && len(data) != sz {
-				p = AVPProblem{ResultInvalidAVPLength, raw, "payload of AVP" + describe(b, off) + " is " + strconv.Itoa(len(data)) + " octets, not " + strconv.Itoa(sz)}
+				p = AVPProblem{ResultInvalidAVPLength, standIn(b, off, d), "payload of AVP" + describe(b, off) + " is " + strconv.Itoa(len(data)) + " octets, not " + strconv.Itoa(sz)}
 			}
 		}
 		if p.ResultCode != 0 {
@@ -136,15 +138,16 @@ func fixedSize(k AVPKind) int {
 	return 0
 }
 
-// MinSize is the smallest payload an AVP of kind k can have, the size of
-// the zero payload RFC 6733 §7.5 puts in the Failed-AVP standing for a
-// missing or malformed AVP: 4, 8 or 16 octets for the fixed sizes, 6 for
-// an Address (family IPv4, 0.0.0.0), 0 for the others.
-func (k AVPKind) MinSize() int {
+// ZeroPayload returns the payload of the AVP standing for a missing or
+// malformed AVP of kind k in a Failed-AVP (RFC 6733 §7.5, §7.1.5): zeros
+// of the minimum size of the type (4, 8 or 16 octets for the fixed sizes,
+// none for the others), and for an Address the IPv4 family with 0.0.0.0,
+// since family 0 is reserved and a strict decoder refuses it.
+func (k AVPKind) ZeroPayload() []byte {
 	if k == KindAddress {
-		return 6
+		return []byte{0, 1, 0, 0, 0, 0}
 	}
-	return fixedSize(k)
+	return make([]byte, fixedSize(k))
 }
 
 // standIn is the Failed-AVP content for the malformed AVP at b[off:]: its
@@ -166,8 +169,7 @@ func standIn(b []byte, off int, d Dictionary) []byte {
 			vendor = binary.BigEndian.Uint32(h[8:])
 		}
 	}
-	var zero [16]byte
-	return AppendAVP(nil, code, flags, vendor, zero[:d.Kind(code, vendor).MinSize()])
+	return AppendAVP(nil, code, flags, vendor, d.Kind(code, vendor).ZeroPayload())
 }
 
 // wrapIn returns inner inside a copy of the header (hl octets) of the

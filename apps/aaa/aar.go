@@ -13,11 +13,12 @@ import (
 	"github.com/dra-project/dra/wire"
 )
 
-// dictionary is what the NASREQ server knows of AVPs: those of the base
-// protocol and of NASREQ in go-diameter's dictionary. A request holding
-// another AVP with the M bit is answered 5001, an AVP of the wrong size
-// 5014 (apps.CheckRequest).
-var dictionary = apps.NewDictionary(AppID)
+// dictionary is what the NASREQ server knows of AVPs: every AVP of
+// go-diameter's dictionary (a NAS may send AVPs defined for other
+// applications, which the server ignores). A request holding another AVP
+// with the M bit is answered 5001, an AVP of the wrong size 5014
+// (apps.CheckRequest).
+var dictionary = apps.NewDictionary()
 
 // Auth-Request-Type values (RFC 6733 §8.7).
 const (

@@ -115,6 +115,8 @@ func TestRFCAnswers(t *testing.T) {
 			nil, wire.ResultAVPUnsupported, unknownV},
 		{"unknown AVP without the M bit is ignored", []*diam.AVP{diam.NewAVP(999999, avp.Vbit, 10415, datatype.OctetString("x"))},
 			nil, wire.ResultSuccess, nil},
+		{"AVP of another application with the M bit is accepted", []*diam.AVP{diam.NewAVP(avp.CalledStationID, avp.Mbit, 0, datatype.UTF8String("internet"))},
+			nil, wire.ResultSuccess, nil},
 		{"unknown AVP with the M bit inside MSCC", []*diam.AVP{opaque(avp.MultipleServicesCreditControl, append(append(rg, rsu...), unknown...))},
 			nil, wire.ResultAVPUnsupported, wire.AppendAVP(nil, avp.MultipleServicesCreditControl, m, 0, unknown)},
 		{"AVP of length 0 inside MSCC", []*diam.AVP{opaque(avp.MultipleServicesCreditControl, append(append(rsu, rg...), rawAVP(avp.RatingGroup, m, 0, nil)...))},

@@ -212,16 +212,22 @@ const (
 	avpAccountingRecordNumber = 485
 )
 
+var (
+	acaAVPs = []uint32{avpAccountingRecordType, avpAccountingRecordNumber, AVPAcctApplicationID, AVPVendorSpecificApplicationID}
+	ccaAVPs = []uint32{AVPAuthApplicationID, avpCCRequestType, avpCCRequestNumber}
+	aaaAVPs = []uint32{AVPAuthApplicationID, avpAuthRequestType}
+)
+
 // requiredAVPs returns the request AVPs the answer to command cmd must
 // carry, beyond the common ones.
 func requiredAVPs(cmd uint32) []uint32 {
 	switch cmd {
 	case CmdAccounting:
-		return []uint32{avpAccountingRecordType, avpAccountingRecordNumber, AVPAcctApplicationID, AVPVendorSpecificApplicationID}
+		return acaAVPs
 	case CmdCreditControl:
-		return []uint32{AVPAuthApplicationID, avpCCRequestType, avpCCRequestNumber}
+		return ccaAVPs
 	case cmdAA:
-		return []uint32{AVPAuthApplicationID, avpAuthRequestType}
+		return aaaAVPs
 	}
 	return nil
 }

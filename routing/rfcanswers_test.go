@@ -1,6 +1,7 @@
 package routing_test
 
 import (
+	"bytes"
 	"testing"
 
 	"github.com/dra-project/dra/internal/diamcheck"
@@ -51,6 +52,12 @@ func TestErrorAnswersKeepApplicationAVPs(t *testing.T) {
 		{"malformed AVP", wire.ResultInvalidAVPLength, func(own [][]byte) [][]byte {
 			return append(append([][]byte{sid, oh, or, dr}, own...), trunc)
 		}},
+		// An Event-Timestamp (Time) of length 4, below its header: the
+		// Failed-AVP stand-in has the 4 zero octets of a Time, without
+		// which go-diameter cannot read the answer at all.
+		{"Event-Timestamp of length 4", wire.ResultInvalidAVPLength, func(own [][]byte) [][]byte {
+			return append(append([][]byte{sid, oh, or, dr}, own...), []byte{0, 0, 0, 55, mBit, 0, 0, 4})
+		}},
 		{"empty Origin-Host", wire.ResultInvalidAVPValue, func(own [][]byte) [][]byte {
 			return append([][]byte{sid, avp(wire.AVPOriginHost, mBit, ""), or, dr}, own...)
 		}},
@@ -70,6 +77,15 @@ func TestErrorAnswersKeepApplicationAVPs(t *testing.T) {
 				}
 				if _, err := diamcheck.Answer(ans); err != nil {
 					t.Errorf("a strict peer refuses the answer: %v", err)
+				}
+				if tc.code == wire.ResultInvalidAVPLength {
+					want := []byte{0, 0, 0x01, 0x07, mBit, 0, 0, 8} // Session-Id, empty
+					if tc.name != "malformed AVP" {
+						want = wire.AppendUint32AVP(nil, 55, mBit, 0, 0)
+					}
+					if f, _ := ans.Find(wire.AVPFailedAVP, 0); !bytes.Equal(f.Data, want) {
+						t.Errorf("Failed-AVP holds %x, want %x", f.Data, want)
+					}
 				}
 			})
 		}

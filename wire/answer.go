@@ -187,7 +187,14 @@ func appendAligned(dst, b []byte) []byte {
 // (RFC 6733 §7.1.5): the AVP's code, flags and, when the header holds one,
 // Vendor-ID with an empty payload. It returns nil if fewer than 8 bytes
 // remain at off.
-func FailedAVPFor(b []byte, off int) []byte {
+func FailedAVPFor(b []byte, off int) []byte { return FailedAVPWith(b, off, nil) }
+
+// FailedAVPWith is FailedAVPFor with the payload RFC 6733 §7.1.5 asks
+// for: zeros of the minimum size of the AVP's type as d gives it
+// (AVPKind.ZeroPayload), so that a peer decoding the Failed-AVP by its
+// dictionary can (an empty Time or Address stops go-diameter reading the
+// whole answer). A nil d gives an empty payload.
+func FailedAVPWith(b []byte, off int, d Dictionary) []byte {
 	if off < 0 || off > len(b) || len(b)-off < avpHeaderLen {
 		return nil
 	}
@@ -198,7 +205,11 @@ func FailedAVPFor(b []byte, off int) []byte {
 	if flags&AVPFlagVendor != 0 && len(h) >= avpVendorHeaderLen {
 		vendor = binary.BigEndian.Uint32(h[8:12])
 	}
-	return AppendAVP(nil, code, flags, vendor, nil)
+	var payload []byte
+	if d != nil {
+		payload = d.Kind(code, vendor).ZeroPayload()
+	}
+	return AppendAVP(nil, code, flags, vendor, payload)
 }
 
 // Application AVPs an error answer copies from its request (see

@@ -150,27 +150,9 @@ func (k AVPKind) ZeroPayload() []byte {
 	return make([]byte, fixedSize(k))
 }
 
-// standIn is the Failed-AVP content for the malformed AVP at b[off:]: its
-// code, flags and Vendor-ID with a zero payload of its type's size. It is
-// nil when fewer than 8 octets remain (the header itself is cut).
-func standIn(b []byte, off int, d Dictionary) []byte {
-	h := b[off:]
-	if len(h) < avpHeaderLen {
-		return nil
-	}
-	code, flags := binary.BigEndian.Uint32(h), h[4]
-	var vendor uint32
-	if flags&AVPFlagVendor != 0 {
-		if len(h) < avpVendorHeaderLen {
-			// The V bit promises a Vendor-ID that is not there: the
-			// stand-in is a base AVP of the same code.
-			flags &^= AVPFlagVendor
-		} else {
-			vendor = binary.BigEndian.Uint32(h[8:])
-		}
-	}
-	return AppendAVP(nil, code, flags, vendor, d.Kind(code, vendor).ZeroPayload())
-}
+// standIn is the Failed-AVP content for the malformed AVP at b[off:]
+// (FailedAVPWith): nil when fewer than 8 octets remain.
+func standIn(b []byte, off int, d Dictionary) []byte { return FailedAVPWith(b, off, d) }
 
 // wrapIn returns inner inside a copy of the header (hl octets) of the
 // Grouped AVP raw. With no inner (the offending AVP's header is cut

@@ -147,3 +147,25 @@ func FuzzCheckAVPs(f *testing.F) {
 		ErrorAnswer(buildCCR(""), ErrorSpec{OriginHost: "h", OriginRealm: "r", ResultCode: p.ResultCode, FailedAVP: p.FailedAVP})
 	})
 }
+
+func TestFailedAVPWith(t *testing.T) {
+	d := testDict{{55, 0}: KindFixed4, {AVPHostIPAddress, 0}: KindAddress, {421, 0}: KindFixed8, {8, vendor3GPP}: KindOctets}
+	tests := []struct {
+		name string
+		b    []byte
+		want []byte
+	}{
+		{"Time of length 4", rawAVP(55, AVPFlagMandatory, 0, 4, nil), AppendUint32AVP(nil, 55, AVPFlagMandatory, 0, 0)},
+		{"Address running past the end", rawAVP(AVPHostIPAddress, AVPFlagMandatory, 0, 30, []byte{0, 1}),
+			AppendAVP(nil, AVPHostIPAddress, AVPFlagMandatory, 0, []byte{0, 1, 0, 0, 0, 0})},
+		{"Unsigned64", rawAVP(421, AVPFlagMandatory, 0, 2, nil), AppendAVP(nil, 421, AVPFlagMandatory, 0, make([]byte, 8))},
+		{"vendor OctetString", rawAVP(8, AVPFlagVendor, vendor3GPP, 3, nil), AppendAVP(nil, 8, AVPFlagVendor, vendor3GPP, nil)},
+		{"unknown", rawAVP(999, 0, 0, 0, nil), AppendAVP(nil, 999, 0, 0, nil)},
+		{"fewer than 8 bytes", []byte{0, 0, 0, 55, 0, 0, 0}, nil},
+	}
+	for _, tt := range tests {
+		if got := FailedAVPWith(tt.b, 0, d); !bytes.Equal(got, tt.want) {
+			t.Errorf("%s: %x, want %x", tt.name, got, tt.want)
+		}
+	}
+}

@@ -4,12 +4,11 @@ import (
 	"errors"
 	"time"
 
-	"github.com/dra-project/dra/apps"
-
 	"github.com/fiorix/go-diameter/v4/diam"
 	"github.com/fiorix/go-diameter/v4/diam/avp"
 	"github.com/fiorix/go-diameter/v4/diam/datatype"
 
+	"github.com/dra-project/dra/internal/avpdict"
 	"github.com/dra-project/dra/wire"
 )
 
@@ -18,7 +17,7 @@ import (
 // applications, which the server ignores). A request holding another AVP
 // with the M bit is answered 5001, an AVP of the wrong size 5014
 // (apps.CheckRequest).
-var dictionary = apps.NewDictionary()
+var dictionary = avpdict.Default
 
 // Auth-Request-Type values (RFC 6733 §8.7).
 const (

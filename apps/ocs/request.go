@@ -1,11 +1,11 @@
 package ocs
 
 import (
-	"github.com/dra-project/dra/apps"
-
 	"github.com/fiorix/go-diameter/v4/diam"
 	"github.com/fiorix/go-diameter/v4/diam/avp"
 	"github.com/fiorix/go-diameter/v4/diam/datatype"
+
+	"github.com/dra-project/dra/internal/avpdict"
 )
 
 // dictionary is what the OCS knows of AVPs: every AVP of go-diameter's
@@ -14,7 +14,7 @@ import (
 // AVPs the dictionary places in other applications) which the OCS may
 // ignore but does not refuse. A request holding another AVP with the M
 // bit is answered 5001, an AVP of the wrong size 5014 (apps.CheckRequest).
-var dictionary = apps.NewDictionary()
+var dictionary = avpdict.Default
 
 // CC-Request-Type values (RFC 4006 §8.3).
 const (

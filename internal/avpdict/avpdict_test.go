@@ -1,4 +1,4 @@
-package apps
+package avpdict
 
 import (
 	"testing"
@@ -9,7 +9,7 @@ import (
 )
 
 func TestDictionary(t *testing.T) {
-	all, cc := NewDictionary(), NewDictionary(4)
+	all, cc := Default, New(4)
 	tests := []struct {
 		name         string
 		code, vendor uint32

@@ -153,6 +153,27 @@ func TestEnabledApplicationIsValidated(t *testing.T) {
 	}
 }
 
+// TestApplicationsAreClosedByDefault: enabling the OCS or the AAA in a
+// file gives no lab behaviour (free credit, the demo user) unless the file
+// asks for it.
+func TestApplicationsAreClosedByDefault(t *testing.T) {
+	c, err := Parse([]byte("apps:\n  ocs: {enabled: true, data_dir: /tmp/x}\n  aaa: {enabled: true, data_dir: /tmp/y, users_file: /tmp/u}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Apps.OCS.LabMode || c.Apps.AAA.Lab {
+		t.Errorf("lab behaviour on without being asked for: ocs lab_mode %v, aaa lab %v", c.Apps.OCS.LabMode, c.Apps.AAA.Lab)
+	}
+	_, err = Parse([]byte("apps:\n  aaa: {enabled: true, data_dir: /tmp/y}\n"))
+	if err == nil || !strings.Contains(err.Error(), "aaa.users_file") {
+		t.Errorf("AAA without users file or lab: err = %v, want one naming aaa.users_file", err)
+	}
+	c, err = Parse([]byte("apps:\n  ocs: {enabled: true, data_dir: /tmp/x, lab_mode: true}\n"))
+	if err != nil || !c.Apps.OCS.LabMode {
+		t.Errorf("lab_mode written explicitly: %v, %v", err, err == nil && c.Apps.OCS.LabMode)
+	}
+}
+
 func TestContainerConfigLoads(t *testing.T) {
 	c, err := Load("container.yaml")
 	if err != nil {

@@ -109,6 +109,27 @@ func TestLoadMissingFile(t *testing.T) {
 	}
 }
 
+// TestLoadRefusesEmptyFile: a file that sets nothing is refused rather
+// than taken for the defaults (which route nothing).
+func TestLoadRefusesEmptyFile(t *testing.T) {
+	for _, tt := range []struct{ name, content string }{
+		{"empty", ""},
+		{"blank", "\n  \n"},
+		{"comments", "# dra.yaml\n# being edited\n"},
+		{"empty document", "---\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "dra.yaml")
+			if err := os.WriteFile(path, []byte(tt.content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := Load(path); !errors.Is(err, ErrEmptyFile) || !strings.Contains(err.Error(), path) {
+				t.Fatalf("err = %v, want ErrEmptyFile naming the file", err)
+			}
+		})
+	}
+}
+
 func FuzzParse(f *testing.F) {
 	f.Add(DefaultYAML())
 	if b, err := os.ReadFile("dra.yaml"); err == nil {

@@ -164,4 +164,24 @@ peers:
 	if ok, failed := reloads(); ok != 2 || failed != 2 {
 		t.Errorf("reloads: %d applied, %d refused; want 2 and 2", ok, failed)
 	}
+
+	// An empty file, and one with only comments (an editor that truncates
+	// before writing leaves the first): refused too, never taken for the
+	// defaults, which have no route.
+	for i, content := range []string{"", "# being edited\n\n"} {
+		write(content)
+		syscall.Kill(os.Getpid(), syscall.SIGHUP)
+		want := uint64(4 + 2*i)
+		waitFor("refused empty file", func() bool { _, failed := reloads(); return failed == want })
+		m := c.Call(t, "dra.dra.test", dratest.Request(4, 272, fmt.Sprintf("c;empty%d", i), "c.client.test", "client.test", "a.test", ""))
+		if rc := dratest.ResultCode(m); rc != wire.ResultSuccess {
+			t.Errorf("after an empty file (%q): %d", content, rc)
+		}
+		if st, err := ac.Stats(ctx); err != nil || st.Reloads == nil || !strings.Contains(st.Reloads.LastError, "sets nothing") {
+			t.Errorf("last reload error: %+v %v", st.Reloads, err)
+		}
+	}
+	if ok, _ := reloads(); ok != 2 {
+		t.Errorf("reloads applied: %d, want 2", ok)
+	}
 }

@@ -203,6 +203,18 @@ func TestContainerConfigLoads(t *testing.T) {
 	if c.Admin.Addr == "" || c.Listen[0].Address != "0.0.0.0:3868" {
 		t.Errorf("container config: %+v %+v", c.Admin, c.Listen)
 	}
+	// Reachable from outside, so closed: no unknown peer, no application.
+	if c.AcceptUnknownPeers || c.Apps.CDF.Enabled || c.Apps.OCS.Enabled || c.Apps.AAA.Enabled || len(c.Routes) != 0 {
+		t.Errorf("container default is open: accept_unknown_peers %v, apps %+v, routes %d",
+			c.AcceptUnknownPeers, c.Apps, len(c.Routes))
+	}
+	lab, err := Load("container-lab.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !lab.AcceptUnknownPeers || !lab.Apps.OCS.LabMode || !lab.Apps.AAA.Lab || len(lab.Routes) != 1 {
+		t.Errorf("container lab config: %+v", lab.Apps)
+	}
 }
 
 func TestWatchCallsOnChange(t *testing.T) {

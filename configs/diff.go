@@ -12,7 +12,7 @@ import (
 )
 
 // Running is a configuration as an agent reports it (the admin API serves
-// it for `dra check`): the admin token left out, and each local
+// it for `dra check`): the admin tokens left out, and each local
 // application reduced to a digest of its settings, which may hold
 // subscriber data.
 type Running struct {
@@ -25,7 +25,7 @@ type Running struct {
 // Snapshot returns c as Running.
 func Snapshot(c *Config) Running {
 	r := Running{Config: *c, Apps: appDigests(c)}
-	r.Config.Admin.Token = ""
+	r.Config.Admin.Token, r.Config.Admin.ReadToken = "", ""
 	r.Config.Apps = Apps{}
 	return r
 }
@@ -82,6 +82,9 @@ func Compare(old, new *Config) Diff {
 	d := CompareRunning(Snapshot(old), new)
 	if old.Admin.Token != new.Admin.Token {
 		d.NeedRestart = append(d.NeedRestart, "admin.token")
+	}
+	if old.Admin.ReadToken != new.Admin.ReadToken {
+		d.NeedRestart = append(d.NeedRestart, "admin.read_token")
 	}
 	return d
 }

@@ -169,3 +169,11 @@ func TestFailedAVPWith(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkCheckAVPs(b *testing.B) {
+	body := buildCCR("relay.example.com").Body()
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = CheckAVPs(body, ccDict)
+	}
+}

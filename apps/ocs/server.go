@@ -84,6 +84,9 @@ func New(cfg Config, id Identity, orig Originator, log *slog.Logger) (*Server, e
 		a.sessions[ss.ID] = &session{st: ss}
 		s.sessions[ss.ID] = a
 	}
+	for _, d := range st.Done {
+		s.done.put(d.Sid, d.Num, d.Ans, time.Unix(0, d.At), nil)
+	}
 	for _, ac := range cfg.Accounts {
 		t := subscriptionTypes[ac.Type]
 		k := accountKey(t, ac.Data)
@@ -123,6 +126,9 @@ func (s *Server) collect(seq uint64) *snapshot {
 		}
 		a.mu.Unlock()
 	}
+	// After the accounts: an EVENT or CCR-T whose change a copy above
+	// holds put its answer here before releasing the account's lock.
+	st.Done = s.done.states(s.now())
 	return st
 }
 

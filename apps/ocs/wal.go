@@ -1,6 +1,7 @@
 package ocs
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,13 +15,16 @@ import (
 )
 
 // record is one durable change: the whole new state of an account and of
-// at most one session (or the session's removal). Replay sets states, so a
+// at most one session (or the session's removal), and the answer that
+// change produced, so that a charge and what makes its retransmission a
+// duplicate are durable together or not at all. Replay sets states, so a
 // record applied twice is harmless.
 type record struct {
 	Seq  uint64     `json:"s"`
 	Acct *acctState `json:"a,omitempty"`
-	Sess *sessState `json:"x,omitempty"`
+	Sess *sessState `json:"x,omitempty"`   // carries the answer to its last request
 	Del  string     `json:"del,omitempty"` // session removed
+	Done *doneState `json:"done,omitempty"`
 }
 
 // snapshot is the whole state after record Seq.
@@ -28,12 +32,38 @@ type snapshot struct {
 	Seq      uint64      `json:"seq"`
 	Accounts []acctState `json:"accounts"`
 	Sessions []sessState `json:"sessions"`
+	Done     []doneState `json:"done,omitempty"`
 }
 
 const snapshotFile = "snapshot.json"
 
 // ErrClosed is returned once the store is closed.
 var ErrClosed = errors.New("ocs: closed")
+
+// commit is one group commit: the records appended while the previous
+// batch was written. done is closed once err is final; any number of
+// goroutines may wait on it (a retransmission waits for the commit of the
+// answer it is given).
+type commit struct {
+	done chan struct{}
+	err  error
+}
+
+func newCommit() *commit { return &commit{done: make(chan struct{})} }
+
+// failedCommit is a commit that already failed with err.
+func failedCommit(err error) *commit {
+	c := newCommit()
+	c.err = err
+	close(c.done)
+	return c
+}
+
+// wait blocks until the commit is durable (nil) or failed.
+func (c *commit) wait() error {
+	<-c.done
+	return c.err
+}
 
 // wal is the write-ahead log: records are framed, written in batches by
 // one goroutine and fsynced once per batch (group commit); each caller
@@ -45,14 +75,15 @@ type wal struct {
 	ival  time.Duration
 	snap  func(seq uint64) *snapshot // collects the state (takes account locks)
 
-	mu      sync.Mutex
-	seq     uint64 // last assigned
-	buf     []byte
-	waiters []chan error
-	err     error // sticky write error
-	closed  bool
-	kick    chan struct{}
-	done    chan struct{}
+	mu     sync.Mutex
+	seq    uint64 // last assigned
+	buf    []byte
+	queued int     // records in buf
+	cur    *commit // the commit of the records in buf
+	err    error   // sticky write error
+	closed bool
+	kick   chan struct{}
+	done   chan struct{}
 
 	f        *os.File // current segment (writer goroutine only)
 	segment  uint64
@@ -87,6 +118,10 @@ func loadState(dir string, log *slog.Logger) (*snapshot, uint64, error) {
 	sess := map[string]*sessState{}
 	for i := range st.Sessions {
 		sess[st.Sessions[i].ID] = &st.Sessions[i]
+	}
+	done := map[doneKey]doneState{}
+	for _, d := range st.Done {
+		done[doneKey{d.Sid, d.Num}] = d
 	}
 	seq := st.Seq
 	for i, name := range segs {
@@ -125,6 +160,9 @@ func loadState(dir string, log *slog.Logger) (*snapshot, uint64, error) {
 			if r.Del != "" {
 				delete(sess, r.Del)
 			}
+			if r.Done != nil {
+				done[doneKey{r.Done.Sid, r.Done.Num}] = *r.Done
+			}
 		}
 	}
 	out := &snapshot{Seq: seq}
@@ -134,6 +172,11 @@ func loadState(dir string, log *slog.Logger) (*snapshot, uint64, error) {
 	for _, s := range sess {
 		out.Sessions = append(out.Sessions, *s)
 	}
+	for _, d := range done {
+		out.Done = append(out.Done, d)
+	}
+	// Oldest first, so that the bounded cache keeps the newest.
+	slices.SortFunc(out.Done, func(a, b doneState) int { return cmp.Compare(a.At, b.At) })
 	return out, lastSeg, nil
 }
 
@@ -165,7 +208,7 @@ func segments(dir string) ([]string, uint64, error) {
 // starts a new segment and removes the old ones.
 func openWAL(dir string, st *snapshot, lastSeg uint64, every int, ival time.Duration, snap func(uint64) *snapshot, log *slog.Logger) (*wal, error) {
 	w := &wal{dir: dir, log: log, every: every, ival: ival, snap: snap, seq: st.Seq, segment: lastSeg,
-		kick: make(chan struct{}, 1), done: make(chan struct{})}
+		cur: newCommit(), kick: make(chan struct{}, 1), done: make(chan struct{})}
 	if err := w.rotate(st); err != nil {
 		return nil, err
 	}
@@ -175,30 +218,27 @@ func openWAL(dir string, st *snapshot, lastSeg uint64, every int, ival time.Dura
 
 // append assigns the record its sequence number and queues it. Call it
 // with the lock of the state the record describes, so that records of one
-// account are queued in the order they were applied; wait on the channel
+// account are queued in the order they were applied; wait on the commit
 // after releasing that lock.
-func (w *wal) append(r *record) <-chan error {
-	ch := make(chan error, 1)
+func (w *wal) append(r *record) *commit {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.err != nil || w.closed {
-		ch <- cmpErr(w.err)
-		return ch
+		return failedCommit(cmpErr(w.err))
 	}
 	w.seq++
 	r.Seq = w.seq
 	p, err := json.Marshal(r)
 	if err != nil {
-		ch <- fmt.Errorf("ocs: encode record: %w", err)
-		return ch
+		return failedCommit(fmt.Errorf("ocs: encode record: %w", err))
 	}
 	w.buf = appendFrame(w.buf, p)
-	w.waiters = append(w.waiters, ch)
+	w.queued++
 	select {
 	case w.kick <- struct{}{}:
 	default:
 	}
-	return ch
+	return w.cur
 }
 
 func cmpErr(err error) error {
@@ -208,40 +248,36 @@ func cmpErr(err error) error {
 	return err
 }
 
-// run writes and syncs batches until close.
+// run writes and syncs batches until close, and starts snapshots.
 func (w *wal) run() {
 	defer close(w.done)
 	tick := time.NewTicker(w.ival)
 	defer tick.Stop()
 	for {
-		closing := false
 		select {
 		case <-w.kick:
 		case <-tick.C:
 		}
 		w.mu.Lock()
-		buf, waiters := w.buf, w.waiters
-		w.buf, w.waiters = nil, nil
-		closing = w.closed
+		buf, n, c, seq := w.buf, w.queued, w.cur, w.seq
+		if n > 0 {
+			w.buf, w.queued, w.cur = nil, 0, newCommit()
+		}
+		closing, failed := w.closed, w.err != nil
 		w.mu.Unlock()
-		if len(waiters) > 0 {
-			err := w.write(buf)
-			for _, ch := range waiters {
-				ch <- err
-			}
-			w.sinceSnp += len(waiters)
+		if n > 0 {
+			c.err = w.write(buf)
+			failed = failed || c.err != nil
+			close(c.done)
+			w.sinceSnp += n
 		}
 		if closing {
 			return
 		}
-		if w.sinceSnp >= w.every || (w.sinceSnp > 0 && time.Since(w.lastSnp) >= w.ival) {
-			w.mu.Lock()
-			seq, failed := w.seq, w.err != nil
-			w.mu.Unlock()
-			if !failed {
-				if err := w.rotate(w.snap(seq)); err != nil {
-					w.log.Error("ocs: snapshot failed", "err", err)
-				}
+		// Every record up to seq is in the segments written so far.
+		if !failed && (w.sinceSnp >= w.every || (w.sinceSnp > 0 && time.Since(w.lastSnp) >= w.ival)) {
+			if err := w.rotate(w.snap(seq)); err != nil {
+				w.log.Error("ocs: snapshot failed", "err", err)
 			}
 		}
 	}
@@ -263,10 +299,30 @@ func (w *wal) write(b []byte) error {
 	return err
 }
 
-// rotate writes a snapshot, starts a new segment and removes the older
-// ones. Records queued meanwhile with sequence numbers up to st.Seq land in
-// the new segment and are skipped on replay.
-func (w *wal) rotate(st *snapshot) error {
+// nextSegment makes a new segment the one records are appended to. The
+// directory is synced before any record is written to it, so that a
+// synced record never sits in a file a crash can lose.
+func (w *wal) nextSegment() error {
+	f, err := os.OpenFile(filepath.Join(w.dir, segmentName(w.segment+1)), os.O_CREATE|os.O_WRONLY|os.O_APPEND|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("ocs: open log: %w", err)
+	}
+	if err := syncDir(w.dir); err != nil {
+		f.Close()
+		return err
+	}
+	w.segment++
+	old := w.f
+	w.f = f
+	if old != nil {
+		old.Close()
+	}
+	return nil
+}
+
+// writeSnapshot writes st (temporary file, sync, rename, directory sync)
+// and removes the segments before keep, whose records st holds.
+func (w *wal) writeSnapshot(st *snapshot, keep uint64) error {
 	b, err := json.Marshal(st)
 	if err != nil {
 		return fmt.Errorf("ocs: encode snapshot: %w", err)
@@ -278,32 +334,28 @@ func (w *wal) rotate(st *snapshot) error {
 	if err := os.Rename(tmp, filepath.Join(w.dir, snapshotFile)); err != nil {
 		return fmt.Errorf("ocs: snapshot: %w", err)
 	}
-	w.segment++
-	f, err := os.OpenFile(filepath.Join(w.dir, segmentName(w.segment)), os.O_CREATE|os.O_WRONLY|os.O_APPEND|os.O_TRUNC, 0o644)
-	if err != nil {
-		return fmt.Errorf("ocs: open log: %w", err)
-	}
 	if err := syncDir(w.dir); err != nil {
-		f.Close()
 		return err
-	}
-	old := w.f
-	w.f = f
-	if old != nil {
-		old.Close()
 	}
 	names, _, err := segments(w.dir)
 	if err != nil {
 		return err
 	}
 	for _, n := range names {
-		if n != segmentName(w.segment) {
+		if n < segmentName(keep) {
 			os.Remove(filepath.Join(w.dir, n))
 		}
 	}
-	w.sinceSnp = 0
-	w.lastSnp = time.Now()
 	return nil
+}
+
+// rotate starts a new segment and writes st as the snapshot.
+func (w *wal) rotate(st *snapshot) error {
+	if err := w.nextSegment(); err != nil {
+		return err
+	}
+	w.sinceSnp, w.lastSnp = 0, time.Now()
+	return w.writeSnapshot(st, w.segment)
 }
 
 // close flushes what is queued, writes a last snapshot and closes the log.

@@ -1,6 +1,7 @@
 package ocs
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/json"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -68,6 +70,13 @@ func (c *commit) wait() error {
 // wal is the write-ahead log: records are framed, written in batches by
 // one goroutine and fsynced once per batch (group commit); each caller
 // waits for the batch that holds its record.
+//
+// Snapshots stay off the commit path: when one is due the writer only
+// starts a new segment (after the batch it just synced) and hands the
+// snapshot to another goroutine, which collects the state (copying each
+// account under its lock), encodes and writes it, and then removes the
+// segments before the new one. Until the snapshot is renamed into place
+// the previous snapshot and every segment still describe the state.
 type wal struct {
 	dir   string
 	log   *slog.Logger
@@ -75,15 +84,19 @@ type wal struct {
 	ival  time.Duration
 	snap  func(seq uint64) *snapshot // collects the state (takes account locks)
 
-	mu     sync.Mutex
-	seq    uint64 // last assigned
-	buf    []byte
-	queued int     // records in buf
-	cur    *commit // the commit of the records in buf
-	err    error   // sticky write error
-	closed bool
-	kick   chan struct{}
-	done   chan struct{}
+	mu      sync.Mutex
+	seq     uint64 // last assigned
+	buf     []byte
+	queued  int     // records in buf
+	cur     *commit // the commit of the records in buf
+	err     error   // sticky write error
+	closed  bool
+	kick    chan struct{}
+	done    chan struct{}
+	snapErr error // last snapshot failure (tests)
+
+	snapping sync.WaitGroup // the snapshot goroutine
+	busy     atomic.Bool    // a snapshot is being written
 
 	f        *os.File // current segment (writer goroutine only)
 	segment  uint64
@@ -275,10 +288,8 @@ func (w *wal) run() {
 			return
 		}
 		// Every record up to seq is in the segments written so far.
-		if !failed && (w.sinceSnp >= w.every || (w.sinceSnp > 0 && time.Since(w.lastSnp) >= w.ival)) {
-			if err := w.rotate(w.snap(seq)); err != nil {
-				w.log.Error("ocs: snapshot failed", "err", err)
-			}
+		if !failed && !w.busy.Load() && (w.sinceSnp >= w.every || (w.sinceSnp > 0 && time.Since(w.lastSnp) >= w.ival)) {
+			w.startSnapshot(seq)
 		}
 	}
 }
@@ -297,6 +308,30 @@ func (w *wal) write(b []byte) error {
 		w.mu.Unlock()
 	}
 	return err
+}
+
+// startSnapshot starts a new segment for the records after seq and writes
+// the snapshot at seq on another goroutine. Writer goroutine only.
+func (w *wal) startSnapshot(seq uint64) {
+	if err := w.nextSegment(); err != nil {
+		w.log.Error("ocs: new log segment failed", "err", err)
+		return
+	}
+	w.sinceSnp, w.lastSnp = 0, time.Now()
+	keep := w.segment
+	w.busy.Store(true)
+	w.snapping.Add(1)
+	go func() {
+		defer w.snapping.Done()
+		defer w.busy.Store(false)
+		err := w.writeSnapshot(w.snap(seq), keep)
+		if err != nil {
+			w.log.Error("ocs: snapshot failed", "err", err)
+		}
+		w.mu.Lock()
+		w.snapErr = err
+		w.mu.Unlock()
+	}()
 }
 
 // nextSegment makes a new segment the one records are appended to. The
@@ -323,12 +358,8 @@ func (w *wal) nextSegment() error {
 // writeSnapshot writes st (temporary file, sync, rename, directory sync)
 // and removes the segments before keep, whose records st holds.
 func (w *wal) writeSnapshot(st *snapshot, keep uint64) error {
-	b, err := json.Marshal(st)
-	if err != nil {
-		return fmt.Errorf("ocs: encode snapshot: %w", err)
-	}
 	tmp := filepath.Join(w.dir, snapshotFile+".tmp")
-	if err := writeSync(tmp, b); err != nil {
+	if err := writeSnapshotFile(tmp, st); err != nil {
 		return err
 	}
 	if err := os.Rename(tmp, filepath.Join(w.dir, snapshotFile)); err != nil {
@@ -349,7 +380,72 @@ func (w *wal) writeSnapshot(st *snapshot, keep uint64) error {
 	return nil
 }
 
-// rotate starts a new segment and writes st as the snapshot.
+// snapshotChunk is how much snapshot is written between syncs: one sync of
+// a whole large snapshot would hold the log's syncs behind it (the file
+// system flushes it first), a commit stall of its own.
+const snapshotChunk = 1 << 20
+
+// writeSnapshotFile encodes st into name element by element, syncing
+// every snapshotChunk bytes and at the end. The file reads back as the
+// JSON of a snapshot.
+func writeSnapshotFile(name string, st *snapshot) (err error) {
+	f, err := os.Create(name)
+	if err != nil {
+		return fmt.Errorf("ocs: %w", err)
+	}
+	defer func() {
+		if cerr := f.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("ocs: write %s: %w", name, cerr)
+		}
+	}()
+	var b bytes.Buffer
+	b.Grow(snapshotChunk + 64<<10)
+	enc := json.NewEncoder(&b) // no garbage per element, unlike json.Marshal
+	flush := func(force bool) error {
+		if b.Len() < snapshotChunk && !force {
+			return nil
+		}
+		if _, err := f.Write(b.Bytes()); err != nil {
+			return fmt.Errorf("ocs: write %s: %w", name, err)
+		}
+		b.Reset()
+		if err := f.Sync(); err != nil {
+			return fmt.Errorf("ocs: write %s: %w", name, err)
+		}
+		return nil
+	}
+	list := func(key string, n int, elem func(i int) any) error {
+		fmt.Fprintf(&b, ",%q:[", key)
+		for i := range n {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			if err := enc.Encode(elem(i)); err != nil {
+				return fmt.Errorf("ocs: encode snapshot: %w", err)
+			}
+			if err := flush(false); err != nil {
+				return err
+			}
+		}
+		b.WriteByte(']')
+		return nil
+	}
+	fmt.Fprintf(&b, `{"seq":%d`, st.Seq)
+	if err := list("accounts", len(st.Accounts), func(i int) any { return &st.Accounts[i] }); err != nil {
+		return err
+	}
+	if err := list("sessions", len(st.Sessions), func(i int) any { return &st.Sessions[i] }); err != nil {
+		return err
+	}
+	if err := list("done", len(st.Done), func(i int) any { return &st.Done[i] }); err != nil {
+		return err
+	}
+	b.WriteByte('}')
+	return flush(true)
+}
+
+// rotate starts a new segment and writes st as the snapshot, in line: at
+// open and at close, when no record is being written.
 func (w *wal) rotate(st *snapshot) error {
 	if err := w.nextSegment(); err != nil {
 		return err
@@ -358,7 +454,8 @@ func (w *wal) rotate(st *snapshot) error {
 	return w.writeSnapshot(st, w.segment)
 }
 
-// close flushes what is queued, writes a last snapshot and closes the log.
+// close flushes what is queued, waits for a snapshot being written,
+// writes a last snapshot and closes the log.
 func (w *wal) close() error {
 	w.mu.Lock()
 	if w.closed {
@@ -372,6 +469,7 @@ func (w *wal) close() error {
 	default:
 	}
 	<-w.done
+	w.snapping.Wait()
 	w.mu.Lock()
 	seq, failed := w.seq, w.err
 	w.mu.Unlock()

@@ -1,6 +1,7 @@
 package ocs
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -173,4 +174,34 @@ func BenchmarkCommitDuringSnapshot(b *testing.B) {
 	b.ReportMetric(q(0.99), "p99-ms")
 	b.ReportMetric(q(1), "max-ms")
 	b.ReportMetric(float64(snaps.Load()), "snapshots")
+}
+
+// TestTornTailThenCrashDuringRecovery: a crash tears the last segment;
+// recovery starts a new segment before its snapshot removes the old ones,
+// and a second crash there leaves the torn segment before the new one. The
+// next start must not take it for corruption in the middle of the log.
+func TestTornTailThenCrashDuringRecovery(t *testing.T) {
+	dir := t.TempDir()
+	var frames []byte
+	for i := range 3 {
+		p, err := json.Marshal(&record{Seq: uint64(i + 1), Acct: testRecord("a", uint64(i+1)).Acct})
+		if err != nil {
+			t.Fatal(err)
+		}
+		frames = appendFrame(frames, p)
+	}
+	torn := frames[:len(frames)-5] // the last append cut short
+	if err := os.WriteFile(filepath.Join(dir, segmentName(1)), torn, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got := usedIn(t, dir); got["a"] != 2 {
+		t.Fatalf("after a torn tail: %v", got)
+	}
+	// Recovery got as far as the new segment.
+	if err := os.WriteFile(filepath.Join(dir, segmentName(2)), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got := usedIn(t, dir); got["a"] != 2 {
+		t.Errorf("after a crash during recovery: %v", got)
+	}
 }

@@ -151,7 +151,13 @@ func loadState(dir string, log *slog.Logger) (*snapshot, uint64, error) {
 				return nil, 0, fmt.Errorf("ocs: log segment %s: bad frame at offset %d with %d bytes after it: the log is corrupt in the middle; refusing to start rather than replay around it (move the data directory aside to start from the configuration)",
 					name, good, len(rest))
 			}
-			log.Warn("ocs: torn tail in log ignored", "segment", name, "offset", good, "bytes", len(b)-good)
+			log.Warn("ocs: torn tail in log cut off", "segment", name, "offset", good, "bytes", len(b)-good)
+			// Cut it off now: the segment is about to stop being the last
+			// one, and a crash before the next snapshot removes it would
+			// otherwise leave a damaged frame in the middle of the log.
+			if err := truncateSync(filepath.Join(dir, name), int64(good)); err != nil {
+				return nil, 0, err
+			}
 		}
 		for _, p := range payloads {
 			var r record
@@ -494,6 +500,25 @@ func writeSync(name string, b []byte) error {
 	}
 	if err != nil {
 		return fmt.Errorf("ocs: write %s: %w", name, err)
+	}
+	return nil
+}
+
+// truncateSync cuts the file name to n bytes, durably.
+func truncateSync(name string, n int64) error {
+	f, err := os.OpenFile(name, os.O_WRONLY, 0)
+	if err != nil {
+		return fmt.Errorf("ocs: %w", err)
+	}
+	err = f.Truncate(n)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("ocs: cut torn tail of %s: %w", name, err)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package ocs
 
 import (
 	"bytes"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -191,3 +192,45 @@ func TestLateResendOfEarlierUpdate(t *testing.T) {
 // waitCommits is how long a test waits for a commit that should not be
 // held up.
 const waitCommits = 10 * time.Second
+
+// TestConcurrentRetransmissions: copies of one EVENT and of one CCR-U
+// arriving together (a client's retransmissions racing the first) are
+// charged once and all get the same answer. The agent's workers, keyed by
+// Session-Id, serialise them today; the OCS does not rely on it.
+func TestConcurrentRetransmissions(t *testing.T) {
+	st := startStack(t, resendConfig(t.TempDir()))
+	c := newClient(t, st.addr)
+	c.call(t, ccrMsg("s;race;u", requestInitial, 0, subAVP(0, msisdn), octets(avp.RequestedServiceUnit, 100_000)))
+	for _, tc := range []struct {
+		name string
+		req  func() *diam.Message
+	}{
+		{"EVENT", func() *diam.Message {
+			return ccrMsg("s;race;ev", requestEvent, 0, subAVP(0, msisdn), requestedAction(actionDirectDebiting),
+				diam.NewAVP(avp.RequestedServiceUnit, avp.Mbit, 0, &diam.GroupedAVP{AVP: []*diam.AVP{
+					diam.NewAVP(avp.CCServiceSpecificUnits, avp.Mbit, 0, datatype.Unsigned64(30))}}))
+		}},
+		{"CCR-U", func() *diam.Message { return ccrU("s;race;u", requestUpdate, 1, 40_000, true) }},
+	} {
+		const copies = 8
+		answers := make([]*diam.Message, copies)
+		var wg sync.WaitGroup
+		for i := range copies {
+			wg.Go(func() {
+				m := tc.req()
+				if i > 0 {
+					retransmit(m)
+				}
+				answers[i] = c.call(t, m)
+			})
+		}
+		wg.Wait()
+		for i := 1; i < copies; i++ {
+			sameAnswer(t, tc.name, answers[0], answers[i])
+		}
+	}
+	info, _ := st.srv.Account(0, msisdn)
+	if info.Used.Units != 30 || info.Used.Octets != 40_000 {
+		t.Errorf("used %d units and %d octets, want 30 and 40000", info.Used.Units, info.Used.Octets)
+	}
+}

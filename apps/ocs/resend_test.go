@@ -24,9 +24,15 @@ func resendConfig(dir string) Config {
 	cfg.DataDir = dir
 	cfg.LabMode = false
 	cfg.DefaultGrant.Octets = 1_000_000
-	cfg.Accounts = []AccountConfig{{Type: "end_user_e164", Data: msisdn, Balance: Balance{Octets: 500_000_000, Units: 1000}}}
+	cfg.Accounts = []AccountConfig{
+		{Type: "end_user_e164", Data: msisdn, Balance: Balance{Octets: 500_000_000, Units: 1000}},
+		{Type: "end_user_e164", Data: msisdn2, Balance: Balance{Octets: 500_000_000, Units: 1000}},
+	}
 	return cfg
 }
+
+// msisdn2 is a second account of resendConfig.
+const msisdn2 = "491700000002"
 
 // retransmit marks m as a retransmission (T flag) and returns it.
 func retransmit(m *diam.Message) *diam.Message {
@@ -63,15 +69,17 @@ func sameAnswer(t *testing.T, what string, first, again *diam.Message) {
 	}
 }
 
-func octetsUsed(t *testing.T, dir string) Balance {
+// usedAfter opens the OCS on dir and returns the accounts' used balances.
+func usedAfter(t *testing.T, dir string) (Balance, Balance) {
 	t.Helper()
 	srv, err := New(resendConfig(dir), Identity{OriginHost: agentHost, OriginRealm: agentRealm}, nil, quietLogger(testWriter{t}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer srv.Close()
-	info, _ := srv.Account(0, msisdn)
-	return info.Used
+	a, _ := srv.Account(0, msisdn)
+	b, _ := srv.Account(0, msisdn2)
+	return a.Used, b.Used
 }
 
 // TestResendAfterRestartIsNotChargedAgain: a client resends (T flag) the
@@ -104,9 +112,9 @@ func TestResendAfterRestartIsNotChargedAgain(t *testing.T) {
 			}
 			sameAnswer(t, "CCR-U #1 resent before the restart", upd, c.call(t, retransmit(ccrU(sid, requestUpdate, 1, 40_000, true))))
 
-			c.call(t, ccrMsg(tsid, requestInitial, 0, subAVP(0, msisdn), octets(avp.RequestedServiceUnit, 100_000)))
+			c.call(t, ccrMsg(tsid, requestInitial, 0, subAVP(0, msisdn2), octets(avp.RequestedServiceUnit, 100_000)))
 			term := c.call(t, ccrU(tsid, requestTermination, 1, 7_000, false))
-			ev := c.call(t, ccrMsg(esid, requestEvent, 0, subAVP(0, msisdn), requestedAction(actionDirectDebiting),
+			ev := c.call(t, ccrMsg(esid, requestEvent, 0, subAVP(0, msisdn2), requestedAction(actionDirectDebiting),
 				diam.NewAVP(avp.RequestedServiceUnit, avp.Mbit, 0, &diam.GroupedAVP{AVP: []*diam.AVP{
 					diam.NewAVP(avp.CCServiceSpecificUnits, avp.Mbit, 0, datatype.Unsigned64(30))}})))
 			if resultCode(term) != 2001 || resultCode(ev) != 2001 {
@@ -119,15 +127,18 @@ func TestResendAfterRestartIsNotChargedAgain(t *testing.T) {
 			c = newClient(t, ch.addr)
 			sameAnswer(t, "CCR-U #1 resent after the restart", upd, c.call(t, retransmit(ccrU(sid, requestUpdate, 1, 40_000, true))))
 			sameAnswer(t, "CCR-T resent after the restart", term, c.call(t, retransmit(ccrU(tsid, requestTermination, 1, 7_000, false))))
-			sameAnswer(t, "EVENT resent after the restart", ev, c.call(t, retransmit(ccrMsg(esid, requestEvent, 0, subAVP(0, msisdn), requestedAction(actionDirectDebiting),
+			sameAnswer(t, "EVENT resent after the restart", ev, c.call(t, retransmit(ccrMsg(esid, requestEvent, 0, subAVP(0, msisdn2), requestedAction(actionDirectDebiting),
 				diam.NewAVP(avp.RequestedServiceUnit, avp.Mbit, 0, &diam.GroupedAVP{AVP: []*diam.AVP{
 					diam.NewAVP(avp.CCServiceSpecificUnits, avp.Mbit, 0, datatype.Unsigned64(30))}})))))
 			c.conn.Close()
 			ch.kill(t)
 
-			used := octetsUsed(t, dir)
-			if used.Octets != 47_000 || used.Units != 30 {
-				t.Errorf("used %d octets and %d units, want 47000 (40000 + 7000) and 30: a resent request was charged again", used.Octets, used.Units)
+			used, used2 := usedAfter(t, dir)
+			if used.Octets != 40_000 {
+				t.Errorf("used %d octets after CCR-U #1 and its retransmissions, want 40000", used.Octets)
+			}
+			if used2.Octets != 7_000 || used2.Units != 30 {
+				t.Errorf("used %d octets and %d units after a CCR-T, an EVENT and their retransmissions, want 7000 and 30", used2.Octets, used2.Units)
 			}
 		})
 	}

@@ -69,8 +69,8 @@ func sameAnswer(t *testing.T, what string, first, again *diam.Message) {
 	}
 }
 
-// usedAfter opens the OCS on dir and returns the accounts' used balances.
-func usedAfter(t *testing.T, dir string) (Balance, Balance) {
+// accountsAfter opens the OCS on dir and returns its two accounts.
+func accountsAfter(t *testing.T, dir string) (AccountInfo, AccountInfo) {
 	t.Helper()
 	srv, err := New(resendConfig(dir), Identity{OriginHost: agentHost, OriginRealm: agentRealm}, nil, quietLogger(testWriter{t}))
 	if err != nil {
@@ -79,7 +79,7 @@ func usedAfter(t *testing.T, dir string) (Balance, Balance) {
 	defer srv.Close()
 	a, _ := srv.Account(0, msisdn)
 	b, _ := srv.Account(0, msisdn2)
-	return a.Used, b.Used
+	return a, b
 }
 
 // TestResendAfterRestartIsNotChargedAgain: a client resends (T flag) the
@@ -101,7 +101,7 @@ func TestResendAfterRestartIsNotChargedAgain(t *testing.T) {
 			dir := t.TempDir()
 			ch := startChild(t, dir, resendEnv+"=1")
 			c := newClient(t, ch.addr)
-			const sid, tsid, esid = "pgw;resend;1", "pgw;resend;t", "pgw;resend;ev"
+			const sid, tsid, esid, isid = "pgw;resend;1", "pgw;resend;t", "pgw;resend;ev", "pgw;resend;i"
 
 			if a := c.call(t, ccrMsg(sid, requestInitial, 0, subAVP(0, msisdn), octets(avp.RequestedServiceUnit, 100_000))); resultCode(a) != 2001 {
 				t.Fatalf("CCR-I: %d", resultCode(a))
@@ -117,8 +117,9 @@ func TestResendAfterRestartIsNotChargedAgain(t *testing.T) {
 			ev := c.call(t, ccrMsg(esid, requestEvent, 0, subAVP(0, msisdn2), requestedAction(actionDirectDebiting),
 				diam.NewAVP(avp.RequestedServiceUnit, avp.Mbit, 0, &diam.GroupedAVP{AVP: []*diam.AVP{
 					diam.NewAVP(avp.CCServiceSpecificUnits, avp.Mbit, 0, datatype.Unsigned64(30))}})))
-			if resultCode(term) != 2001 || resultCode(ev) != 2001 {
-				t.Fatalf("CCR-T %d, EVENT %d", resultCode(term), resultCode(ev))
+			ini := c.call(t, ccrMsg(isid, requestInitial, 0, subAVP(0, msisdn2), octets(avp.RequestedServiceUnit, 100_000)))
+			if resultCode(term) != 2001 || resultCode(ev) != 2001 || resultCode(ini) != 2001 {
+				t.Fatalf("CCR-T %d, EVENT %d, CCR-I %d", resultCode(term), resultCode(ev), resultCode(ini))
 			}
 
 			c.conn.Close()
@@ -130,10 +131,15 @@ func TestResendAfterRestartIsNotChargedAgain(t *testing.T) {
 			sameAnswer(t, "EVENT resent after the restart", ev, c.call(t, retransmit(ccrMsg(esid, requestEvent, 0, subAVP(0, msisdn2), requestedAction(actionDirectDebiting),
 				diam.NewAVP(avp.RequestedServiceUnit, avp.Mbit, 0, &diam.GroupedAVP{AVP: []*diam.AVP{
 					diam.NewAVP(avp.CCServiceSpecificUnits, avp.Mbit, 0, datatype.Unsigned64(30))}})))))
+			sameAnswer(t, "CCR-I resent after the restart", ini, c.call(t, retransmit(ccrMsg(isid, requestInitial, 0, subAVP(0, msisdn2), octets(avp.RequestedServiceUnit, 100_000)))))
 			c.conn.Close()
 			ch.kill(t)
 
-			used, used2 := usedAfter(t, dir)
+			acct, acct2 := accountsAfter(t, dir)
+			used, used2 := acct.Used, acct2.Used
+			if acct2.Reserved.Octets != 100_000 || acct2.Sessions != 1 {
+				t.Errorf("second account: %d octets reserved in %d sessions, want the CCR-I's 100000 in 1", acct2.Reserved.Octets, acct2.Sessions)
+			}
 			if used.Octets != 40_000 {
 				t.Errorf("used %d octets after CCR-U #1 and its retransmissions, want 40000", used.Octets)
 			}

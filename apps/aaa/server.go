@@ -293,8 +293,9 @@ func (s *Server) release(id string, only *Session) (*Session, error) {
 	return s.remove(id, only, false)
 }
 
-// terminate is release for an STR: the session is remembered as ended,
-// with the STA's User-Name, in the same log record (ended.go).
+// terminate is release for a session its NAS ended (an STR, or an ASR the
+// NAS accepted): the session is remembered as ended, with the STA's
+// User-Name, in the same log record (ended.go).
 func (s *Server) terminate(id string) (*Session, error) {
 	return s.remove(id, nil, true)
 }

@@ -82,6 +82,7 @@ func TestResendAfterRestart(t *testing.T) {
 			cfg := DefaultConfig()
 			cfg.DataDir = dir
 			cfg.Pool = "10.8.0.0/16"
+			cfg.Lab = true
 			srv, err := New(cfg, Identity{OriginHost: draHost, OriginRealm: draRealm}, nil, testLogger(t))
 			if err != nil {
 				t.Fatal(err)

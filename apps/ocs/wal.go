@@ -319,11 +319,11 @@ func (w *wal) write(b []byte) error {
 // startSnapshot starts a new segment for the records after seq and writes
 // the snapshot at seq on another goroutine. Writer goroutine only.
 func (w *wal) startSnapshot(seq uint64) {
+	w.sinceSnp, w.lastSnp = 0, time.Now() // a failure is retried as late as a success
 	if err := w.nextSegment(); err != nil {
-		w.log.Error("ocs: new log segment failed", "err", err)
+		w.log.Error("ocs: new log segment failed; snapshot skipped", "err", err)
 		return
 	}
-	w.sinceSnp, w.lastSnp = 0, time.Now()
 	keep := w.segment
 	w.busy.Store(true)
 	w.snapping.Add(1)

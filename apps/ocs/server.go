@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"slices"
 	"sync"
 	"time"
@@ -63,7 +62,7 @@ func New(cfg Config, id Identity, orig Originator, log *slog.Logger) (*Server, e
 	if log == nil {
 		log = slog.Default()
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+	if err := apps.PrivateDir(cfg.DataDir, log); err != nil {
 		return nil, fmt.Errorf("ocs: %w", err)
 	}
 	s := &Server{cfg: cfg, id: id, orig: orig, log: log.With("app", "ocs"), now: time.Now,

@@ -58,7 +58,7 @@ func (s *Server) serveAAR(req *diam.Message) *diam.Message {
 
 	if art == authorizeOnly {
 		if !known {
-			log.Info("authorization rejected: unknown user")
+			log.Debug("authorization rejected: unknown user")
 			return finish(withError(s.aaa(req, wire.ResultAuthorizationRejected), "unknown user", nil), req)
 		}
 	} else {
@@ -67,7 +67,7 @@ func (s *Server) serveAAR(req *diam.Message) *diam.Message {
 			return reject
 		}
 		if !ok {
-			log.Info("authentication rejected")
+			log.Debug("authentication rejected")
 			a := s.aaa(req, wire.ResultAuthenticationRejected)
 			a.NewAVP(avp.UserName, avp.Mbit, 0, datatype.UTF8String(name))
 			return finish(withError(a, "authentication rejected", nil), req)
@@ -97,7 +97,7 @@ func (s *Server) serveAAR(req *diam.Message) *diam.Message {
 		log.Error("authorization failed", "err", err)
 		return finish(withError(s.aaa(req, wire.ResultUnableToComply), "session state not stored", nil), req)
 	}
-	log.Info("authorized", "addr", sess.Addr)
+	log.Debug("authorized", "addr", sess.Addr)
 	return finish(s.grant(req, sess, name), req)
 }
 

@@ -185,7 +185,7 @@ func (s *Server) lookup(sub subscription) *account {
 	if a = s.accounts[k]; a == nil {
 		a = &account{st: acctState{Type: sub.typ, Data: sub.data, Avail: s.cfg.StartingBalance.amounts()}, sessions: map[string]*session{}}
 		s.accounts[k] = a
-		s.log.Info("ocs: account created", "type", sub.typ, "data", sub.data)
+		s.log.Debug("ocs: account created", "type", sub.typ, "data", sub.data)
 	}
 	return a
 }

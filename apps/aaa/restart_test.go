@@ -68,6 +68,7 @@ func TestHelperProcess(t *testing.T) {
 		t.Skip("helper process only")
 	}
 	cfg := DefaultConfig()
+	cfg.Lab = true
 	cfg.DataDir = dir
 	cfg.Pool = "10.8.0.0/16"
 	a := startAgent(t, cfg, "127.0.0.1:0")
@@ -165,6 +166,7 @@ func TestCrashKeepsAnswered(t *testing.T) {
 	cmd.Wait()
 
 	cfg := DefaultConfig()
+	cfg.Lab = true
 	cfg.DataDir = dir
 	cfg.Pool = "10.8.0.0/16"
 	srv, err := New(cfg, Identity{OriginHost: draHost, OriginRealm: draRealm}, nil, testLogger(t))

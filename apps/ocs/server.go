@@ -99,6 +99,10 @@ func New(cfg Config, id Identity, orig Originator, log *slog.Logger) (*Server, e
 		return nil, err
 	}
 	s.log.Info("ocs: state recovered", "accounts", len(s.accounts), "sessions", len(s.sessions), "seq", st.Seq)
+	if cfg.LabMode {
+		s.log.Warn("ocs: lab mode: unknown subscribers get a starting balance (free credit); never in production",
+			"starting_balance", cfg.StartingBalance)
+	}
 	s.wg.Add(1)
 	go s.sweep()
 	return s, nil

@@ -2,6 +2,7 @@ package routing_test
 
 import (
 	"bufio"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/dra-project/dra/agent"
+	"github.com/dra-project/dra/internal/dratest"
 	"github.com/dra-project/dra/wire"
 )
 
@@ -245,4 +247,44 @@ func TestOverloadAnswersEveryRequest(t *testing.T) {
 			t.Error("the server kept up: no overload")
 		}
 	})
+}
+
+// TestPolicyRefusalsCountedAsShed: with policy.max_pending 1 and a server
+// that never answers, a second request finds its only peer at its cap and
+// is answered 3004, by realm routing and by Destination-Host alike; each
+// such answer is counted as shed for reason peer_refused.
+func TestPolicyRefusalsCountedAsShed(t *testing.T) {
+	silent := server(t, "mute.a.test", "a.test", func(*dratest.Node, wire.Msg) wire.Msg { return nil })
+	a := startAgent(t, peerYAML(nodes(silent))+`admin: {address: "127.0.0.1:0"}
+routing: {timeout: 30s}
+routes:
+  - realm: a.test
+    action: relay
+    peers: [{host: mute.a.test}]
+policy:
+  max_pending: 1
+`)
+	waitPeers(t, a, "mute.a.test")
+	c := client(t, a, "mme.client.test")
+	c.Send(t, draHost, dratest.Request(4, ccr, "mme;cap;0", "mme.client.test", "client.test", "a.test", ""))
+	for deadline := time.Now().Add(5 * time.Second); silent.Count() != 1; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the first request did not reach the server")
+		}
+	}
+	tests := []struct{ name, destHost string }{
+		{"by realm", ""},
+		{"by Destination-Host", "mute.a.test"},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ans := c.Call(t, draHost, dratest.Request(4, ccr, fmt.Sprintf("mme;cap;%d", i+1), "mme.client.test", "client.test", "a.test", tt.destHost))
+			if code := dratest.ResultCode(ans); code != wire.ResultTooBusy {
+				t.Fatalf("Result-Code %d, want 3004", code)
+			}
+			if got := metrics(t, a)[`dra_requests_shed_total{reason="peer_refused"}`]; got != float64(i+1) {
+				t.Errorf("shed for peer_refused: %v, want %d", got, i+1)
+			}
+		})
+	}
 }

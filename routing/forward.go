@@ -18,12 +18,12 @@ func (rt *Router) decide(ctx context.Context, r *Request) (Answer, error) {
 	app := m.AppID()
 	// §6.1.4: requests for this agent, or that cannot be proxied, are
 	// processed locally.
-	if (len(r.DestHost) > 0 && bytes.EqualFold(r.DestHost, []byte(rt.local.OriginHost))) || !m.IsProxiable() {
+	if (len(r.DestHost()) > 0 && bytes.EqualFold(r.DestHost(), []byte(rt.local.OriginHost))) || !m.IsProxiable() {
 		return rt.serveLocal(ctx, r)
 	}
 	// §6.1.5: a Destination-Host that is a peer is delivered directly.
-	if len(r.DestHost) > 0 {
-		if p := rt.peers.PeerByIdentity(r.DestHost); p != nil {
+	if len(r.DestHost()) > 0 {
+		if p := rt.peers.PeerByIdentity(r.DestHost()); p != nil {
 			a := p.Active()
 			if a == nil || !a.Apps.Supports(app) || m.HasRouteRecordString(p.Identity()) {
 				return rt.errorAnswer(r, wire.ResultUnableToDeliver, "Destination-Host "+p.Identity()+" is not reachable for this application"), nil
@@ -31,7 +31,7 @@ func (rt *Router) decide(ctx context.Context, r *Request) (Answer, error) {
 			return rt.forwardTo(r, a), nil
 		}
 	}
-	if len(r.DestRealm) == 0 {
+	if len(r.DestRealm()) == 0 {
 		return rt.errorAnswerAVP(r, wire.ResultMissingAVP, "proxiable request without Destination-Realm",
 			wire.AppendAVP(nil, wire.AVPDestinationRealm, wire.AVPFlagMandatory, 0, nil)), nil
 	}
@@ -41,13 +41,13 @@ func (rt *Router) decide(ctx context.Context, r *Request) (Answer, error) {
 		}
 	}
 	route, res := r.gen.table.Lookup(&realm.Query{
-		Realm: r.DestRealm, AppID: app, Command: m.Code(), OriginHost: r.OriginHost, OriginRealm: r.OriginRealm,
+		Realm: r.DestRealm(), AppID: app, Command: m.Code(), OriginHost: r.OriginHost(), OriginRealm: r.OriginRealm(),
 	})
 	switch res {
 	case realm.NoRealm:
-		return rt.errorAnswer(r, wire.ResultRealmNotServed, "realm "+string(r.DestRealm)+" is not served"), nil
+		return rt.errorAnswer(r, wire.ResultRealmNotServed, "realm "+string(r.DestRealm())+" is not served"), nil
 	case realm.NoApp:
-		return rt.errorAnswer(r, wire.ResultApplicationUnsupported, "application not routed for realm "+string(r.DestRealm)), nil
+		return rt.errorAnswer(r, wire.ResultApplicationUnsupported, "application not routed for realm "+string(r.DestRealm())), nil
 	}
 	r.route = route
 	if r.tr != nil {
@@ -77,7 +77,7 @@ func (rt *Router) serveLocal(ctx context.Context, r *Request) (Answer, error) {
 		}
 		return nil, nil // answered by a worker
 	}
-	if !r.Msg.IsProxiable() && !(len(r.DestHost) > 0 && bytes.EqualFold(r.DestHost, []byte(rt.local.OriginHost))) {
+	if !r.Msg.IsProxiable() && !(len(r.DestHost()) > 0 && bytes.EqualFold(r.DestHost(), []byte(rt.local.OriginHost))) {
 		return rt.errorAnswer(r, wire.ResultCommandUnsupported, "non-proxiable request for an application the agent does not serve"), nil
 	}
 	return rt.errorAnswer(r, wire.ResultApplicationUnsupported, "application not served locally"), nil
@@ -194,8 +194,8 @@ func (rt *Router) pick(r *Request) *peers.Active {
 		if n == 1 {
 			return cands[0].a
 		}
-		if route.Sticky && len(r.SessionID) > 0 {
-			return rendezvous(cands[:n], r.SessionID)
+		if route.Sticky && len(r.SessionID()) > 0 {
+			return rendezvous(cands[:n], r.SessionID())
 		}
 		return weighted(cands[:n])
 	}

@@ -70,7 +70,7 @@ func (h *Hooks) answer(r *Request, from *peers.Peer, ans wire.Msg) wire.Msg {
 // forwarded its message belongs to the answer path.
 func (r *Request) SetMsg(m wire.Msg) error {
 	r.Msg = m
-	r.SessionID, r.DestHost, r.DestRealm, r.OriginHost, r.OriginRealm = nil, nil, nil, nil, nil
+	r.where = [nRoutingAVPs]span{}
 	_, err := r.parse()
 	return err
 }

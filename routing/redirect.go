@@ -97,10 +97,10 @@ func (c *redirectCache) active() bool { return c.n.Load() > 0 }
 func redirectKeys(r *Request) []string {
 	app := strconv.FormatUint(uint64(r.Msg.AppID()), 10)
 	keys := []string{
-		"s|" + string(r.SessionID),
-		"h|" + string(r.DestHost),
-		"ra|" + string(bytes.ToLower(r.DestRealm)) + "|" + app,
-		"r|" + string(bytes.ToLower(r.DestRealm)),
+		"s|" + string(r.SessionID()),
+		"h|" + string(r.DestHost()),
+		"ra|" + string(bytes.ToLower(r.DestRealm())) + "|" + app,
+		"r|" + string(bytes.ToLower(r.DestRealm())),
 		"a|" + app,
 	}
 	if u, ok := r.Msg.Find(wire.AVPUserName, 0); ok {
@@ -114,15 +114,15 @@ func (c *redirectCache) store(r *Request, usage uint32, host string, ttl time.Du
 	app := strconv.FormatUint(uint64(r.Msg.AppID()), 10)
 	switch usage {
 	case realm.UsageAllSession:
-		key = "s|" + string(r.SessionID)
+		key = "s|" + string(r.SessionID())
 	case realm.UsageAllRealm:
-		key = "r|" + string(bytes.ToLower(r.DestRealm))
+		key = "r|" + string(bytes.ToLower(r.DestRealm()))
 	case realm.UsageRealmAndApplication:
-		key = "ra|" + string(bytes.ToLower(r.DestRealm)) + "|" + app
+		key = "ra|" + string(bytes.ToLower(r.DestRealm())) + "|" + app
 	case realm.UsageAllApplication:
 		key = "a|" + app
 	case realm.UsageAllHost:
-		key = "h|" + string(r.DestHost)
+		key = "h|" + string(r.DestHost())
 	case realm.UsageAllUser:
 		u, ok := r.Msg.Find(wire.AVPUserName, 0)
 		if !ok {

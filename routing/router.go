@@ -153,7 +153,9 @@ func (rt *Router) serveRequest(p *peers.Peer, c *peers.Conn, m wire.Msg) {
 	rt.traffic.request(m.AppID(), m.Code(), p)
 	ans, err := rt.serve(r)
 	if err != nil && ans == nil {
-		rt.log.ErrorContext(r.context(), "request failed", "err", err, "peer", p.Identity(), "code", m.Code(), "app", m.AppID())
+		// r.Msg, not m: a stage may have moved the message to another
+		// buffer and released m's.
+		rt.log.ErrorContext(r.context(), "request failed", "err", err, "peer", p.Identity(), "code", r.Msg.Code(), "app", r.Msg.AppID())
 		ans = rt.errorAnswer(r, wire.ResultUnableToComply, "internal error")
 	}
 	if ans == nil {

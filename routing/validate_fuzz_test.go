@@ -29,8 +29,8 @@ func FuzzValidateRequest(f *testing.F) {
 		r := &Request{Msg: m, origHBH: 1}
 		bad := rt.scan(r)
 		if bad.code == 0 {
-			if !wire.IsDiameterIdentity(r.OriginHost) || !wire.IsDiameterIdentity(r.OriginRealm) {
-				t.Fatalf("accepted Origin-Host %q Origin-Realm %q", r.OriginHost, r.OriginRealm)
+			if !wire.IsDiameterIdentity(r.OriginHost()) || !wire.IsDiameterIdentity(r.OriginRealm()) {
+				t.Fatalf("accepted Origin-Host %q Origin-Realm %q", r.OriginHost(), r.OriginRealm())
 			}
 		} else {
 			if bad.msg == "" {

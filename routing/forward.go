@@ -153,25 +153,29 @@ func (rt *Router) send(r *Request, a *peers.Active) error {
 	return nil
 }
 
-// candidate is an eligible peer and its weight.
-type candidate struct {
-	a *peers.Active
-	w int
-}
-
 // pick chooses the next hop: the first priority group with an eligible
 // peer (open, watchdog OKAY, application negotiated, not yet tried, not in
 // Route-Record), then by weight, sticky per Session-Id when the route says
-// so.
+// so. It makes one pass over the group and keeps no list of candidates, so
+// a group of any size costs no allocation and every peer in it can be
+// chosen.
 func (rt *Router) pick(r *Request) *peers.Active {
 	route := r.route
 	if route == nil {
 		return nil
 	}
 	app := r.Msg.AppID()
-	var cands [32]candidate
+	sid := r.SessionID()
+	sticky := route.Sticky && len(sid) > 0
 	for _, g := range route.Groups() {
-		n := 0
+		var (
+			best   *peers.Active
+			bestW  int
+			total  int
+			scored bool
+			top    float64
+			hsid   uint64
+		)
 		for _, ref := range g.Peers {
 			p := rt.peers.Peer(ref.Host)
 			// Never back to the peer the request came from: that is a
@@ -183,62 +187,52 @@ func (rt *Router) pick(r *Request) *peers.Active {
 			if a == nil || !a.Apps.Supports(app) || r.Msg.HasRouteRecordString(p.Identity()) || !r.gen.opts.Hooks.peerOK(r, a) {
 				continue
 			}
-			if n < len(cands) {
-				cands[n] = candidate{a, ref.Weight}
-				n++
+			switch {
+			case best == nil:
+				best, bestW, total = a, ref.Weight, ref.Weight
+			case sticky:
+				// Weighted rendezvous hashing: the highest score wins.
+				// The first candidate is scored only once a second one
+				// shows up.
+				if !scored {
+					hsid = fnv64(fnvOffset, sid)
+					top, scored = rendezvousScore(hsid, best, bestW), true
+				}
+				if s := rendezvousScore(hsid, a, ref.Weight); s > top {
+					best, top = a, s
+				}
+			default:
+				// Weighted reservoir sampling of one: the k-th candidate
+				// replaces the choice with probability w_k / (w_1+...+w_k),
+				// which leaves each chosen with probability w / total.
+				total += ref.Weight
+				if rand.IntN(total) < ref.Weight {
+					best = a
+				}
 			}
 		}
-		if n == 0 {
-			continue
+		if best != nil {
+			return best
 		}
-		if n == 1 {
-			return cands[0].a
-		}
-		if route.Sticky && len(r.SessionID()) > 0 {
-			return rendezvous(cands[:n], r.SessionID())
-		}
-		return weighted(cands[:n])
 	}
 	return nil
 }
 
-func weighted(cs []candidate) *peers.Active {
-	total := 0
-	for _, c := range cs {
-		total += c.w
-	}
-	x := rand.IntN(total)
-	for _, c := range cs {
-		if x < c.w {
-			return c.a
-		}
-		x -= c.w
-	}
-	return cs[len(cs)-1].a
-}
-
-// rendezvous is weighted rendezvous hashing: every (session, peer) pair
-// gets a score and the highest wins, so a session stays on its peer while
-// that peer is eligible, and the same on every agent instance.
-func rendezvous(cs []candidate, session []byte) *peers.Active {
-	var best *peers.Active
-	bestScore := math.Inf(-1)
-	for _, c := range cs {
-		h := mix64(fnv64(fnv64(fnvOffset, session), []byte(c.a.Peer.Identity())))
-		u := (float64(h>>11) + 0.5) / (1 << 53) // uniform in (0,1)
-		score := float64(c.w) / -math.Log(u)
-		if score > bestScore {
-			best, bestScore = c.a, score
-		}
-	}
-	return best
+// rendezvousScore is a's score for a session whose Session-Id hashes to
+// hsid under weighted rendezvous hashing: every (session, peer) pair gets a
+// score and the highest wins, so a session stays on its peer while that
+// peer is eligible, and the same on every agent instance.
+func rendezvousScore(hsid uint64, a *peers.Active, w int) float64 {
+	h := mix64(fnv64(hsid, a.Peer.Identity()))
+	u := (float64(h>>11) + 0.5) / (1 << 53) // uniform in (0,1)
+	return float64(w) / -math.Log(u)
 }
 
 const fnvOffset = 14695981039346656037
 
-func fnv64(h uint64, b []byte) uint64 {
-	for _, c := range b {
-		h = (h ^ uint64(lowerASCII(c))) * 1099511628211
+func fnv64[T string | []byte](h uint64, b T) uint64 {
+	for i := 0; i < len(b); i++ {
+		h = (h ^ uint64(lowerASCII(b[i]))) * 1099511628211
 	}
 	return h
 }

@@ -14,3 +14,11 @@ func (rt *Router) RedirectKeys() []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// SetHooks publishes a generation like the current one with hooks h.
+func (rt *Router) SetHooks(h *Hooks) {
+	g := rt.gen.Load()
+	opts := g.opts
+	opts.Hooks = h
+	rt.Update(g.table, opts)
+}

@@ -3,6 +3,7 @@ package routing
 import (
 	"bytes"
 	"context"
+	"errors"
 	"math"
 	"math/rand/v2"
 	"time"
@@ -98,18 +99,27 @@ func (rt *Router) forward(r *Request) Answer {
 			}
 			return rt.errorAnswer(r, wire.ResultUnableToDeliver, msg)
 		}
-		if rt.send(r, a) == nil {
+		switch err := rt.send(r, a); {
+		case err == nil:
 			return nil
+		case errors.Is(err, errHookPanic):
+			return rt.errorAnswer(r, wire.ResultUnableToComply, "internal error")
 		}
 	}
 }
 
 // forwardTo sends r to one chosen peer (Destination-Host, redirect).
 func (rt *Router) forwardTo(r *Request, a *peers.Active) Answer {
-	if !r.gen.opts.Hooks.peerOK(r, a) {
+	if !rt.peerOK(r, a) {
+		if !r.skipped {
+			return rt.errorAnswer(r, wire.ResultUnableToComply, "internal error")
+		}
 		return rt.errorAnswer(r, wire.ResultTooBusy, "peer "+a.Peer.Identity()+" is overloaded")
 	}
-	if err := rt.send(r, a); err != nil {
+	switch err := rt.send(r, a); {
+	case errors.Is(err, errHookPanic):
+		return rt.errorAnswer(r, wire.ResultUnableToComply, "internal error")
+	case err != nil:
 		return rt.errorAnswer(r, wire.ResultUnableToDeliver, "peer "+a.Peer.Identity()+": "+err.Error())
 	}
 	return nil
@@ -140,7 +150,10 @@ func (rt *Router) send(r *Request, a *peers.Active) error {
 	deadline := r.sentAt.Add(tx)
 	out := wire.Msg(wire.GetBuf(len(r.Msg)))
 	copy(out, r.Msg)
-	out = r.gen.opts.Hooks.egress(r, a, out)
+	out, err := rt.egress(r, a, out)
+	if err != nil {
+		return err
+	}
 	r.beginAttempt(a.Peer)
 	hbh, err := a.Conn.SendRequestVia(out, r, r.via)
 	if err != nil {
@@ -184,7 +197,7 @@ func (rt *Router) pick(r *Request) *peers.Active {
 				continue
 			}
 			a := p.Active()
-			if a == nil || !a.Apps.Supports(app) || r.Msg.HasRouteRecordString(p.Identity()) || !r.gen.opts.Hooks.peerOK(r, a) {
+			if a == nil || !a.Apps.Supports(app) || r.Msg.HasRouteRecordString(p.Identity()) || !rt.peerOK(r, a) {
 				continue
 			}
 			switch {
@@ -265,7 +278,13 @@ func (rt *Router) serveAnswer(p *peers.Peer, c *peers.Conn, m wire.Msg) {
 	}
 	r := e.(*Request)
 	r.via = c // this is c's reader goroutine now
-	m = r.gen.opts.Hooks.answer(r, p, m)
+	m, ok = rt.answer(r, p, m)
+	if !ok {
+		rt.answered(r, rt.stats.countLocal(m), false)
+		rt.deliverOrDrop(r, m)
+		r.release()
+		return
+	}
 	opts := &r.gen.opts
 	code, ok := resultCode(m)
 	if ok {
@@ -287,10 +306,7 @@ func (rt *Router) serveAnswer(p *peers.Peer, c *peers.Conn, m wire.Msg) {
 	m.SetHopByHop(r.origHBH)
 	rt.stats.Answered.Add(1)
 	rt.answered(r, code, true)
-	if err := rt.deliver(r, m); err != nil {
-		rt.stats.AnswersDropped.Add(1)
-		wire.PutBuf(m)
-	}
+	rt.deliverOrDrop(r, m)
 	r.release()
 }
 

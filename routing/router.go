@@ -245,8 +245,14 @@ func (rt *Router) deliver(r *Request, ans wire.Msg) error {
 
 // reply sends an answer the agent produced to the requesting peer.
 func (rt *Router) reply(r *Request, ans Answer) {
-	ans = r.gen.opts.Hooks.answer(r, nil, ans)
+	ans, _ = rt.answer(r, nil, ans)
 	rt.answered(r, rt.stats.countLocal(ans), false)
+	rt.deliverOrDrop(r, ans)
+}
+
+// deliverOrDrop delivers ans, or counts and releases it when the requester
+// is gone.
+func (rt *Router) deliverOrDrop(r *Request, ans wire.Msg) {
 	if err := rt.deliver(r, ans); err != nil {
 		rt.stats.AnswersDropped.Add(1)
 		wire.PutBuf(ans)

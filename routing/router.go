@@ -79,6 +79,7 @@ func New(table *realm.Table, opts Options) *Router {
 	ctx, cancel := context.WithCancel(context.Background())
 	rt.cancel = cancel
 	rt.wheel = newWheel(ctx, wheelResolution, rt.expired)
+	go rt.redir.sweepEvery(ctx, redirectSweep)
 	rt.Update(table, opts)
 	return rt
 }

@@ -91,3 +91,32 @@ func TestPanickingHooksAnswered(t *testing.T) {
 		})
 	}
 }
+
+// TestPanickingOriginatorCallback: the callback of a request the agent
+// originated runs on the reader goroutine of the connection its answer
+// came on; a panic there is recovered and counted.
+func TestPanickingOriginatorCallback(t *testing.T) {
+	a := startAgent(t, "accept_unknown_peers: true\n")
+	c := client(t, a, "pgw.client.test")
+	st := a.Router().Stats()
+	before := st.Panics.Load()
+	got := make(chan wire.Msg, 1)
+	a.Router().Originate(dratest.Request(4, 258, "dra;p;1", draHost, draRealm, "client.test", "pgw.client.test"), func(m wire.Msg) {
+		got <- m
+		panic("originator callback")
+	})
+	if m := <-got; dratest.ResultCode(m) != wire.ResultSuccess {
+		t.Fatalf("answer %d", dratest.ResultCode(m))
+	}
+	// The agent still relays, and counted the panic.
+	a.Router().Originate(dratest.Request(4, 258, "dra;p;2", draHost, draRealm, "client.test", "pgw.client.test"), func(m wire.Msg) { got <- m })
+	if m := <-got; dratest.ResultCode(m) != wire.ResultSuccess {
+		t.Fatalf("answer %d after the panic", dratest.ResultCode(m))
+	}
+	if n := st.Panics.Load() - before; n != 1 {
+		t.Errorf("%d panics counted, want 1", n)
+	}
+	if c.Count() != 2 {
+		t.Errorf("client received %d requests", c.Count())
+	}
+}

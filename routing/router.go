@@ -236,12 +236,25 @@ func (rt *Router) answered(r *Request, code uint32, relayed bool) {
 // the local originator.
 func (rt *Router) deliver(r *Request, ans wire.Msg) error {
 	if r.done != nil {
-		r.done(ans)
+		rt.callDone(r, ans)
 		return nil
 	}
 	err := r.IngressConn.SendVia(ans, r.via)
 	r.IngressConn.EndInbound() // after the answer is queued: a drain then sends DPR behind it
 	return err
+}
+
+// callDone hands ans to the originator of r. It runs on reader goroutines
+// and timers, where a panic would end the process: one is recovered,
+// counted and logged.
+func (rt *Router) callDone(r *Request, ans wire.Msg) {
+	defer func() {
+		if v := recover(); v != nil {
+			rt.stats.Panics.Add(1)
+			rt.log.ErrorContext(r.context(), "panic in the originator's answer callback", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+		}
+	}()
+	r.done(ans)
 }
 
 // reply sends an answer the agent produced to the requesting peer.

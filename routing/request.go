@@ -114,7 +114,7 @@ type span struct{ off, n uint32 }
 // The result is capped: appending to it cannot write into the message.
 func (r *Request) field(i int) []byte {
 	s := r.where[i]
-	if s.off == 0 {
+	if s.off == 0 || int(s.off+s.n) > len(r.Msg) {
 		return nil
 	}
 	return r.Msg[s.off : s.off+s.n : s.off+s.n]

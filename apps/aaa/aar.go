@@ -84,6 +84,12 @@ func (s *Server) serveAAR(req *diam.Message) *diam.Message {
 	case errors.Is(err, errUserMismatch):
 		log.Warn("authorization rejected: session belongs to another user")
 		return finish(withError(s.aaa(req, wire.ResultAuthorizationRejected), "session belongs to another user", nil), req)
+	case errors.Is(err, errSessionEnded):
+		// A late copy of the AAR of a session its NAS has already ended
+		// (Session-Ids are never reused, RFC 6733 §8.8): opening it again
+		// would hold a second address until it times out.
+		log.Warn("authorization refused: session already ended by STR")
+		return finish(withError(s.aaa(req, wire.ResultUnableToComply), "session already ended", nil), req)
 	case errors.Is(err, errPoolExhausted):
 		log.Error("authorization failed: address pool exhausted")
 		return finish(withError(s.aaa(req, wire.ResultUnableToComply), "address pool exhausted", nil), req)

@@ -108,7 +108,7 @@ func (s *Server) sweepOnce() {
 	var reauth []string
 	for _, a := range accts {
 		a.mu.Lock()
-		var done []<-chan error
+		var done []*commit
 		for id, ss := range a.sessions {
 			if now-ss.st.LastSeen > timeout {
 				releaseAll(a, &ss.st)
@@ -127,8 +127,8 @@ func (s *Server) sweepOnce() {
 			}
 		}
 		a.mu.Unlock()
-		for _, ch := range done {
-			if err := <-ch; err != nil {
+		for _, c := range done {
+			if err := c.wait(); err != nil {
 				s.log.Error("ocs: session release not durable", "err", err)
 			}
 		}

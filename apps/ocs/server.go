@@ -84,6 +84,9 @@ func New(cfg Config, id Identity, orig Originator, log *slog.Logger) (*Server, e
 		a.sessions[ss.ID] = &session{st: ss}
 		s.sessions[ss.ID] = a
 	}
+	for _, d := range st.Done {
+		s.done.put(d.Sid, d.Num, d.Ans, time.Unix(0, d.At), nil)
+	}
 	for _, ac := range cfg.Accounts {
 		t := subscriptionTypes[ac.Type]
 		k := accountKey(t, ac.Data)
@@ -99,6 +102,10 @@ func New(cfg Config, id Identity, orig Originator, log *slog.Logger) (*Server, e
 		return nil, err
 	}
 	s.log.Info("ocs: state recovered", "accounts", len(s.accounts), "sessions", len(s.sessions), "seq", st.Seq)
+	if cfg.LabMode {
+		s.log.Warn("ocs: lab mode: unknown subscribers get a starting balance (free credit); never in production",
+			"starting_balance", cfg.StartingBalance)
+	}
 	s.wg.Add(1)
 	go s.sweep()
 	return s, nil
@@ -123,6 +130,9 @@ func (s *Server) collect(seq uint64) *snapshot {
 		}
 		a.mu.Unlock()
 	}
+	// After the accounts: an EVENT or CCR-T whose change a copy above
+	// holds put its answer here before releasing the account's lock.
+	st.Done = s.done.states(s.now())
 	return st
 }
 

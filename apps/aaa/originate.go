@@ -71,7 +71,7 @@ func (s *Server) originate(sessionID string, code uint32, name string) error {
 		log.Warn("no answer")
 		return fmt.Errorf("aaa: %s for session %q: no answer within %v", name, sess.ID, s.cfg.AnswerTimeout)
 	}
-	log.Info("answered", "result", rc)
+	log.Debug("answered", "result", rc)
 	switch {
 	case rc == wire.ResultSuccess && code == cmdAbortSession, rc == wire.ResultUnknownSessionID:
 		var err error
@@ -85,7 +85,7 @@ func (s *Server) originate(sessionID string, code uint32, name string) error {
 		if err != nil {
 			return fmt.Errorf("aaa: release session %q: %w", sess.ID, err)
 		}
-		log.Info("session released", "addr", sess.Addr)
+		log.Debug("session released", "addr", sess.Addr)
 		if rc != wire.ResultSuccess {
 			return fmt.Errorf("aaa: %s for session %q answered %d", name, sess.ID, rc)
 		}

@@ -39,7 +39,7 @@ func (s *Server) serveSTR(req *diam.Message) *diam.Message {
 		}
 		return s.sta(req, e.User)
 	}
-	s.log.Info("session terminated", "session", sid, "user", sess.User, "addr", sess.Addr, "cause", cause)
+	s.log.Debug("session terminated", "session", sid, "user", sess.User, "addr", sess.Addr, "cause", cause)
 	return s.sta(req, sess.User)
 }
 

@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/dra-project/dra/apps"
 )
 
 // walName is the session log in the data directory.
@@ -86,8 +88,8 @@ type wal struct {
 // openWAL replays the log in dir, rewrites it as a snapshot and starts the
 // writer. It returns the live sessions and those ended by STR.
 func openWAL(dir string, log *slog.Logger) (*wal, map[string]*Session, endedSet, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, nil, endedSet{}, fmt.Errorf("aaa: data dir: %w", err)
+	if err := apps.PrivateDir(dir, log); err != nil {
+		return nil, nil, endedSet{}, fmt.Errorf("aaa: %w", err)
 	}
 	live, ended, err := replay(filepath.Join(dir, walName), log)
 	if err != nil {
@@ -328,7 +330,7 @@ func (w *wal) compact() error {
 	if err := syncDir(w.dir); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0o600)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, apps.FileMode)
 	if err != nil {
 		return fmt.Errorf("aaa: session log: %w", err)
 	}
@@ -340,7 +342,7 @@ func (w *wal) compact() error {
 }
 
 func writeSynced(path string, b []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, apps.FileMode)
 	if err != nil {
 		return fmt.Errorf("aaa: session log: %w", err)
 	}

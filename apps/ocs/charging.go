@@ -160,7 +160,7 @@ func (s *Server) seen(ss *session, req *ccr) (ans []byte, c *commit, dup bool, e
 	if req.reqNum == ss.st.LastNum && ss.st.Ans != nil {
 		return resend(ss.st.Ans, req.msg), ss.pending, true, nil
 	}
-	s.log.Info("ocs: CC-Request-Number already answered; refused", "session", req.sid, "number", req.reqNum, "last", ss.st.LastNum)
+	s.log.Debug("ocs: CC-Request-Number already answered; refused", "session", req.sid, "number", req.reqNum, "last", ss.st.LastNum)
 	ans, err = s.failAnswer(req.msg, &failure{code: wire.ResultUnableToComply,
 		msg: fmt.Sprintf("CC-Request-Number %d already answered (last %d)", req.reqNum, ss.st.LastNum)})
 	return ans, nil, true, err

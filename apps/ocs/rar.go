@@ -58,7 +58,7 @@ func (s *Server) ReAuth(sessionID string) error {
 	}
 	s.orig.Originate(wire.Msg(b), func(ans wire.Msg) {
 		code := resultCodeOf(ans)
-		s.log.Info("ocs: RAA", "session", sessionID, "peer", host, "result", code)
+		s.log.Debug("ocs: RAA", "session", sessionID, "peer", host, "result", code)
 		if h := s.raaHook; h != nil {
 			h(sessionID, code)
 		}
@@ -118,7 +118,7 @@ func (s *Server) sweepOnce() {
 				s.mu.Unlock()
 				acct := a.st
 				done = append(done, s.wal.append(&record{Acct: &acct, Del: id}))
-				s.log.Info("ocs: session timed out; reservations released", "session", id)
+				s.log.Debug("ocs: session timed out; reservations released", "session", id)
 				continue
 			}
 			if ss.st.ValidUntil != 0 && now > ss.st.ValidUntil && !ss.rarSent && s.orig != nil {

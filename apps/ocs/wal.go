@@ -14,6 +14,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/dra-project/dra/apps"
 )
 
 // record is one durable change: the whole new state of an account and of
@@ -344,7 +346,7 @@ func (w *wal) startSnapshot(seq uint64) {
 // directory is synced before any record is written to it, so that a
 // synced record never sits in a file a crash can lose.
 func (w *wal) nextSegment() error {
-	f, err := os.OpenFile(filepath.Join(w.dir, segmentName(w.segment+1)), os.O_CREATE|os.O_WRONLY|os.O_APPEND|os.O_TRUNC, 0o644)
+	f, err := os.OpenFile(filepath.Join(w.dir, segmentName(w.segment+1)), os.O_CREATE|os.O_WRONLY|os.O_APPEND|os.O_TRUNC, apps.FileMode)
 	if err != nil {
 		return fmt.Errorf("ocs: open log: %w", err)
 	}
@@ -395,7 +397,7 @@ const snapshotChunk = 1 << 20
 // every snapshotChunk bytes and at the end. The file reads back as the
 // JSON of a snapshot.
 func writeSnapshotFile(name string, st *snapshot) (err error) {
-	f, err := os.Create(name)
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, apps.FileMode)
 	if err != nil {
 		return fmt.Errorf("ocs: %w", err)
 	}
@@ -487,7 +489,7 @@ func (w *wal) close() error {
 }
 
 func writeSync(name string, b []byte) error {
-	f, err := os.Create(name)
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, apps.FileMode)
 	if err != nil {
 		return fmt.Errorf("ocs: %w", err)
 	}

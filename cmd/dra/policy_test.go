@@ -199,7 +199,7 @@ func TestPolicyTestCommand(t *testing.T) {
 		},
 		{
 			name: "no message", code: 2, config: policyTestConfig,
-			stderr: "give the message with one of -message FILE and -hex HEX",
+			stderr: "give the message with one of -message FILE, -hex HEX and -pcap FILE -frame N",
 		},
 	}
 	for _, tc := range tests {

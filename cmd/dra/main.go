@@ -39,7 +39,7 @@ func run(args []string) int {
        dra check -config FILE          validate a configuration and show what a reload would change
        dra peers|routes|stats [-admin ADDR]
        dra health [-admin ADDR]        exit 0 when the agent's admin API answers /healthz
-       dra policy test -config FILE (-message FILE | -hex HEX) [-ingress PEER] [-egress PEER]   dry run of the AVP rules
+       dra policy test -config FILE (-message FILE | -hex HEX | -pcap FILE -frame N) [-ingress PEER] [-egress PEER]   dry run of the AVP rules
        dra reload [-admin ADDR] [-token TOKEN]
        dra disconnect [-admin ADDR] [-token TOKEN] IDENTITY   (env DRA_ADMIN_ADDRESS, DRA_ADMIN_TOKEN)
 

@@ -20,8 +20,8 @@ func TestReassemble(t *testing.T) {
 	}{
 		{
 			name: "in order after the SYN", target: 3,
-			segs:      []FrameSegment{seg(1, 99, true, ""), seg(2, 100, false, "hello "), seg(3, 106, false, "world")},
-			data:      "hello world", fromStart: true,
+			segs: []FrameSegment{seg(1, 99, true, ""), seg(2, 100, false, "hello "), seg(3, 106, false, "world")},
+			data: "hello world", fromStart: true,
 			spans: []Span{{2, 0, 6}, {3, 6, 11}},
 		},
 		{

@@ -88,12 +88,25 @@ func parse(file []byte, lookupEnv func(string) (string, bool)) (*Config, error) 
 			return nil, fmt.Errorf("yaml: %w", err)
 		}
 	}
+	// set records the keys the file and the environment set, so that a
+	// problem is reported at the key the user wrote.
+	set := setKeys{}
+	if len(file) > 0 {
+		fv := viper.New()
+		fv.SetConfigType("yaml")
+		if err := fv.ReadConfig(bytes.NewReader(file)); err == nil {
+			for _, k := range fv.AllKeys() {
+				set[k] = ""
+			}
+		}
+	}
 	// Environment overrides apply to scalar keys; viper only consults the
 	// environment for keys it knows, which the default file lists.
 	for _, key := range v.AllKeys() {
 		env := EnvPrefix + "_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
 		if val, ok := lookupEnv(env); ok {
 			v.Set(key, val)
+			set[key] = env
 		}
 	}
 	// Application settings start from their packages' defaults; the file
@@ -110,15 +123,24 @@ func parse(file []byte, lookupEnv func(string) (string, bool)) (*Config, error) 
 	if err != nil {
 		return nil, fmt.Errorf("decode: %w", err)
 	}
-	c.normalize()
-	if err := c.Validate(); err != nil {
+	c.Identity.OriginHost = strings.TrimSpace(c.Identity.OriginHost)
+	c.Identity.OriginRealm = strings.TrimSpace(c.Identity.OriginRealm)
+	// Validation sees what the user wrote: a list item's default is
+	// filled in only afterwards, so that a bad timers.watchdog is not
+	// also reported at every peer that inherits it.
+	if err := c.validate(set); err != nil {
 		return nil, err
 	}
+	c.inherit()
 	return &c, nil
 }
 
-// normalize fills per-item defaults that a YAML list cannot inherit.
-func (c *Config) normalize() {
+// setKeys maps each key the file or the environment set to the variable
+// that set it ("" for the file).
+type setKeys map[string]string
+
+// inherit fills per-item defaults that a YAML list cannot inherit.
+func (c *Config) inherit() {
 	for i := range c.Listen {
 		if c.Listen[i].Transport == "" {
 			c.Listen[i].Transport = "tcp"
@@ -133,8 +155,6 @@ func (c *Config) normalize() {
 			p.WatchdogInterval = c.Timers.Watchdog
 		}
 	}
-	c.Identity.OriginHost = strings.TrimSpace(c.Identity.OriginHost)
-	c.Identity.OriginRealm = strings.TrimSpace(c.Identity.OriginRealm)
 }
 
 // ErrInvalid is wrapped by every validation error.

@@ -58,7 +58,7 @@ func (s *Server) serveAAR(req *diam.Message) *diam.Message {
 
 	if art == authorizeOnly {
 		if !known {
-			log.Info("authorization rejected: unknown user")
+			log.Debug("authorization rejected: unknown user")
 			return finish(withError(s.aaa(req, wire.ResultAuthorizationRejected), "unknown user", nil), req)
 		}
 	} else {
@@ -67,7 +67,7 @@ func (s *Server) serveAAR(req *diam.Message) *diam.Message {
 			return reject
 		}
 		if !ok {
-			log.Info("authentication rejected")
+			log.Debug("authentication rejected")
 			a := s.aaa(req, wire.ResultAuthenticationRejected)
 			a.NewAVP(avp.UserName, avp.Mbit, 0, datatype.UTF8String(name))
 			return finish(withError(a, "authentication rejected", nil), req)
@@ -84,6 +84,12 @@ func (s *Server) serveAAR(req *diam.Message) *diam.Message {
 	case errors.Is(err, errUserMismatch):
 		log.Warn("authorization rejected: session belongs to another user")
 		return finish(withError(s.aaa(req, wire.ResultAuthorizationRejected), "session belongs to another user", nil), req)
+	case errors.Is(err, errSessionEnded):
+		// A late copy of the AAR of a session its NAS has already ended
+		// (Session-Ids are never reused, RFC 6733 §8.8): opening it again
+		// would hold a second address until it times out.
+		log.Warn("authorization refused: session already ended by STR")
+		return finish(withError(s.aaa(req, wire.ResultUnableToComply), "session already ended", nil), req)
 	case errors.Is(err, errPoolExhausted):
 		log.Error("authorization failed: address pool exhausted")
 		return finish(withError(s.aaa(req, wire.ResultUnableToComply), "address pool exhausted", nil), req)
@@ -91,7 +97,7 @@ func (s *Server) serveAAR(req *diam.Message) *diam.Message {
 		log.Error("authorization failed", "err", err)
 		return finish(withError(s.aaa(req, wire.ResultUnableToComply), "session state not stored", nil), req)
 	}
-	log.Info("authorized", "addr", sess.Addr)
+	log.Debug("authorized", "addr", sess.Addr)
 	return finish(s.grant(req, sess, name), req)
 }
 

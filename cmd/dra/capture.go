@@ -84,6 +84,7 @@ var titled = regexp.MustCompile(`(?m)^([A-Za-z][^\n]*) \((\d+) bytes\):\s*$`)
 func messagesFromHex(s string) (*found, error) {
 	if idx := titled.FindAllStringSubmatchIndex(s, -1); len(idx) > 0 {
 		var frameHex string
+		var f found
 		for i, m := range idx {
 			end := len(s)
 			if i+1 < len(idx) {
@@ -98,10 +99,21 @@ func messagesFromHex(s string) (*found, error) {
 			if !ok {
 				return nil, fmt.Errorf("%s: not a hex dump", name)
 			}
-			if f := whole(raw, true); f != nil {
+			if r := whole(raw, true); r != nil {
+				f.msgs = append(f.msgs, r.msgs...)
 				f.from = fmt.Sprintf("%s (%d bytes)", name, len(raw))
-				return f, nil
 			}
+		}
+		if len(f.msgs) > 0 {
+			// The frame may also hold whole messages after the tail of
+			// the reassembled one.
+			if raw, ok := hexBytes(frameHex); ok {
+				if r, err := messagesInFrame(raw); err == nil {
+					f.msgs = append(f.msgs, r.msgs...)
+					f.from += " and the frame (" + r.from + ")"
+				}
+			}
+			return &f, nil
 		}
 		if frameHex == "" {
 			return nil, errors.New("no Diameter message in the dump's data sources")

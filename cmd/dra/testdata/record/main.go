@@ -8,7 +8,8 @@
 // It writes lo.pcapng (interface lo: Ethernet link layer) and any.pcapng
 // (interface any: Linux cooked capture v2). Each holds, in order: one CCR
 // in one segment (IPv4), one CCR split over two segments, two CCRs in one
-// segment, and one CCR over IPv6.
+// segment, one CCR over IPv6, and one CCR split over two segments of which
+// the second also holds a whole CCR.
 package main
 
 import (
@@ -77,12 +78,13 @@ func record(dir string) error {
 		}
 		return nil
 	}
-	m1, m2, m3, m4, m5 := ccr(1), ccr(2), ccr(3), ccr(4), ccr(5)
+	m1, m2, m3, m4, m5, m6, m7 := ccr(1), ccr(2), ccr(3), ccr(4), ccr(5), ccr(6), ccr(7)
 	steps := []error{
 		send(l4.Addr().String(), m1),
 		send(l4.Addr().String(), m2[:100], m2[100:]),
 		send(l4.Addr().String(), append(append([]byte(nil), m3...), m4...)),
 		send(l6.Addr().String(), m5),
+		send(l4.Addr().String(), m6[:100], append(append([]byte(nil), m6[100:]...), m7...)),
 	}
 	for _, err := range steps {
 		if err != nil {

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
@@ -284,4 +286,50 @@ func FuzzFrameMessages(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestMessagesInFrame covers frames the recorded captures do not hold:
+// SCTP, the BSD loopback link layer, raw IP, and a link layer not decoded,
+// searched for a whole message instead.
+func TestMessagesInFrame(t *testing.T) {
+	raw, _ := hex.DecodeString(ccrHex(t))
+	ipv4 := func(proto byte, payload []byte) []byte {
+		h := []byte{0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, proto, 0, 0, 127, 0, 0, 1, 127, 0, 0, 2}
+		binary.BigEndian.PutUint16(h[2:], uint16(20+len(payload)))
+		return append(h, payload...)
+	}
+	tcp := append([]byte{0x9c, 0x40, 0x0f, 0x1c, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x18, 0, 0, 0, 0, 0, 0}, raw...)
+	chunk := []byte{0, 3, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 46}
+	binary.BigEndian.PutUint16(chunk[2:], uint16(16+len(raw)))
+	sctp := append(append([]byte{0x9c, 0x40, 0x0f, 0x1c, 0, 0, 0, 0, 0, 0, 0, 0}, chunk...), raw...)
+	tests := []struct {
+		name  string
+		frame []byte
+		from  string
+		err   string
+	}{
+		{"SCTP over raw IPv4", ipv4(132, sctp), "raw IP, 127.0.0.1:40000 -> 127.0.0.2:3868 SCTP", ""},
+		{"BSD loopback", append([]byte{2, 0, 0, 0}, ipv4(6, tcp)...), "BSD loopback, 127.0.0.1:40000 -> 127.0.0.2:3868 TCP", ""},
+		{"undecoded link layer", append(bytes.Repeat([]byte{0xaa}, 30), raw...), "searched in the frame's bytes", ""},
+		{"the start of a message", ipv4(6, tcp[:40]), "", fmt.Sprintf("the TCP payload holds the first 20 bytes of a %d-byte Diameter message", len(raw))},
+		{"no message", ipv4(6, append(bytes.Clone(tcp[:20]), bytes.Repeat([]byte{0xee}, 20)...)), "", "no Diameter message in 20 bytes of TCP payload"},
+		{"nothing decodable", bytes.Repeat([]byte{0xaa}, 60), "", "no Ethernet, Linux cooked, loopback or raw IP frame carrying TCP or SCTP"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f, err := messagesInFrame(tc.frame)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f.from != tc.from || len(f.msgs) != 1 || !bytes.Equal(f.msgs[0], raw) {
+				t.Errorf("from %q, %d messages; want %q and the CCR", f.from, len(f.msgs), tc.from)
+			}
+		})
+	}
 }

@@ -8,8 +8,16 @@ import (
 	"github.com/fiorix/go-diameter/v4/diam/avp"
 	"github.com/fiorix/go-diameter/v4/diam/datatype"
 
+	"github.com/dra-project/dra/internal/avpdict"
 	"github.com/dra-project/dra/wire"
 )
+
+// dictionary is what the NASREQ server knows of AVPs: every AVP of
+// go-diameter's dictionary (a NAS may send AVPs defined for other
+// applications, which the server ignores). A request holding another AVP
+// with the M bit is answered 5001, an AVP of the wrong size 5014
+// (apps.CheckRequest).
+var dictionary = avpdict.Default
 
 // Auth-Request-Type values (RFC 6733 §8.7).
 const (
@@ -39,7 +47,7 @@ const chapMD5 = 5
 func (s *Server) serveAAR(req *diam.Message) *diam.Message {
 	for _, code := range []uint32{avp.SessionID, avp.OriginHost, avp.OriginRealm, avp.AuthApplicationID, avp.AuthRequestType} {
 		if find(req.AVP, code) == nil {
-			return finish(withError(s.answer(req, wire.ResultMissingAVP), "missing mandatory AVP", missing(code)), req)
+			return finish(withError(s.aaa(req, wire.ResultMissingAVP), "missing mandatory AVP", missing(code)), req)
 		}
 	}
 	artAVP := find(req.AVP, avp.AuthRequestType)
@@ -62,7 +70,7 @@ func (s *Server) serveAAR(req *diam.Message) *diam.Message {
 			return finish(withError(s.aaa(req, wire.ResultAuthorizationRejected), "unknown user", nil), req)
 		}
 	} else {
-		ok, reject := s.authenticate(req, u, known)
+		ok, reject := s.authenticate(req, name, u, known)
 		if reject != nil {
 			return reject
 		}
@@ -114,9 +122,10 @@ func (s *Server) aaa(req *diam.Message, code uint32) *diam.Message {
 
 func mustU32(a *diam.AVP) uint32 { v, _ := u32(a); return v }
 
-// authenticate checks the request's credentials. reject is a complete
-// answer when the request is malformed.
-func (s *Server) authenticate(req *diam.Message, u *user, known bool) (ok bool, reject *diam.Message) {
+// authenticate checks the credentials the request gives for user name (u,
+// known: its entry). reject is a complete answer when the request is
+// malformed.
+func (s *Server) authenticate(req *diam.Message, name string, u *user, known bool) (ok bool, reject *diam.Message) {
 	if chap := find(req.AVP, avp.CHAPAuth); chap != nil {
 		g := group(chap)
 		for _, code := range []uint32{avp.CHAPAlgorithm, avp.CHAPIdent, avp.CHAPResponse} {
@@ -140,7 +149,7 @@ func (s *Server) authenticate(req *diam.Message, u *user, known bool) (ok bool, 
 		return known && u.checkCHAP(ident[0], raw(chal), raw(find(g, avp.CHAPResponse))), nil
 	}
 	if pw := find(req.AVP, avp.UserPassword); pw != nil {
-		return known && u.checkPAP(raw(pw)), nil
+		return s.users.checkPAP(name, raw(pw)), nil
 	}
 	return false, nil
 }

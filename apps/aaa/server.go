@@ -163,6 +163,9 @@ func (s *Server) ServeDiameter(ctx context.Context, r *routing.Request) (routing
 	if code != cmdAA && code != cmdSessionTermination {
 		return s.wireError(r.Msg, wire.ResultCommandUnsupported, "command not supported by NASREQ", nil), nil
 	}
+	if ans := apps.CheckRequest(r.Msg, dictionary, s.id); ans != nil {
+		return ans, nil
+	}
 	m, err := decode(r.Msg)
 	if err != nil {
 		s.log.Warn("undecodable request", "code", code, "err", err)

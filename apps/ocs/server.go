@@ -196,6 +196,9 @@ func (s *Server) ServeDiameter(ctx context.Context, r *routing.Request) (routing
 		return wire.ErrorAnswer(r.Msg, wire.ErrorSpec{OriginHost: s.id.OriginHost, OriginRealm: s.id.OriginRealm,
 			ResultCode: wire.ResultCommandUnsupported, Message: "command not supported by the OCS"}), nil
 	}
+	if ans := apps.CheckRequest(r.Msg, dictionary, s.id); ans != nil {
+		return ans, nil
+	}
 	m, err := decode(r.Msg)
 	if err != nil {
 		s.log.Debug("ocs: undecodable request", "err", err)

@@ -210,7 +210,8 @@ func PeerOptions(cfg *configs.Config) (peers.Options, error) {
 		o.Local.HostIPs = append(o.Local.HostIPs, ip)
 	}
 	for i, l := range cfg.Listen {
-		pl := peers.Listener{Addr: l.Address, VerifyIdentity: l.TLS.VerifyIdentity}
+		pl := peers.Listener{Addr: l.Address,
+			VerifyIdentity: l.TLS.VerifiesIdentity(l.Transport == "tls" && l.TLS.ClientAuth == "require")}
 		if l.Transport == "tls" {
 			tc, err := l.TLS.ServerTLS()
 			if err != nil {
@@ -223,7 +224,7 @@ func PeerOptions(cfg *configs.Config) (peers.Options, error) {
 	for i, p := range cfg.Peers {
 		pc := peers.PeerConfig{
 			Identity: p.Host, Realm: p.Realm, Addr: p.Address, Connect: p.Connect,
-			VerifyIdentity: p.TLS.VerifyIdentity, Watchdog: p.WatchdogInterval,
+			VerifyIdentity: p.TLS.VerifiesIdentity(p.Transport == "tls"), Watchdog: p.WatchdogInterval,
 		}
 		if p.Transport == "tls" {
 			host, _, _ := net.SplitHostPort(p.Address)

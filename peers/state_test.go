@@ -24,14 +24,14 @@ func TestElectionWon(t *testing.T) {
 		{"equal prefix: longer wins", "dra1.example.com.", "dra1.example.com", true},
 		{"equal prefix: shorter loses", "dra1", "dra10", false},
 		{"equal", "dra1.example.com", "dra1.example.com", false},
-		{"equal but for case", "A.example", "a.example", false},
-		{"equal but for case, reversed", "a.example", "A.example", false},
-		{"mixed case compared folded", "DRA2.Example.COM", "dra1.example.com", true},
-		{"mixed case compared folded, reversed", "dra1.example.com", "DRA2.Example.COM", false},
-		// Folded to lower case: 'Z' compares as 'z', above '_' (0x5f),
-		// where raw octets would put it below.
-		{"letters fold to lower case", "Z.example", "_.example", true},
-		{"letters fold to lower case, reversed", "_.example", "Z.example", false},
+		// Octets, not case-folded identities (RFC 6733 §5.6.4): 'a' (0x61)
+		// is above 'A' (0x41), and 'Z' (0x5a) below '_' (0x5f).
+		{"equal but for case: lower case wins", "a.example", "A.example", true},
+		{"equal but for case: upper case loses", "A.example", "a.example", false},
+		{"upper case sorts below lower case", "DRA2.Example.COM", "dra1.example.com", false},
+		{"upper case sorts below lower case, reversed", "dra1.example.com", "DRA2.Example.COM", true},
+		{"upper case letter below underscore", "Z.example", "_.example", false},
+		{"upper case letter below underscore, reversed", "_.example", "Z.example", true},
 		{"digits below letters", "a.example", "1.example", true},
 		{"octets above 0x7f", "\xc3\xa9.example", "z.example", true},
 		{"empty remote", "dra1", "", true},
@@ -43,8 +43,9 @@ func TestElectionWon(t *testing.T) {
 			if got := electionWon(tt.local, tt.remote); got != tt.won {
 				t.Errorf("electionWon(%q, %q) = %v, want %v", tt.local, tt.remote, got, tt.won)
 			}
-			// Exactly one side wins unless the identities are the same.
-			same := foldKey(tt.local) == foldKey(tt.remote)
+			// Exactly one side wins unless the identities are the same
+			// octets.
+			same := tt.local == tt.remote
 			if back := electionWon(tt.remote, tt.local); !same && back == tt.won {
 				t.Errorf("electionWon(%q, %q) = %v as well: both or neither side wins", tt.remote, tt.local, back)
 			}

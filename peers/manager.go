@@ -294,17 +294,24 @@ func (m *Manager) closeListeners() {
 	}
 }
 
-// Shutdown stops accepting, sends DPR (cause REBOOTING) to every open peer
-// and waits for their DPA, or until ctx ends; then it closes whatever is
-// left.
+// Shutdown stops accepting and drains every open connection: out of
+// routing, the peer's new requests answered 3002, the answers in flight in
+// both directions waited for; then DPR (cause REBOOTING) and its DPA, all
+// within timers.disconnect. It returns once every connection has ended, or
+// ctx ends; then it closes whatever is left.
 func (m *Manager) Shutdown(ctx context.Context) error {
 	m.mu.Lock()
 	m.stopping = true
 	peers := m.everyPeerLocked()
 	m.mu.Unlock()
 	m.closeListeners()
+	bound, dpaWait := disconnectShares(m.tun().disconnectTimeout)
 	for _, p := range peers {
-		p.disconnect(CauseRebooting)
+		// Always a drain of our own, even when a reload's is under way:
+		// this one has the shutdown's bound.
+		if c, _ := p.beginDrain(true, "agent shutting down"); c != nil {
+			m.drainThenDPR(p, c, CauseRebooting, bound, dpaWait)
+		}
 	}
 	done := make(chan struct{})
 	go func() { m.conns.Wait(); close(done) }()
@@ -351,15 +358,21 @@ func (m *Manager) everyPeerLocked() []*Peer {
 var ErrUnknownPeer = errors.New("peers: unknown peer")
 
 // Disconnect sends DPR (cause REBOOTING) to an open peer: an operator
-// action. The peer may reconnect, and a configured peer is redialled after
-// Tc as usual.
+// action. As on shutdown, the connection leaves routing at once and is
+// drained first (bounded by timers.disconnect, DPA included). The peer may
+// reconnect, and a configured peer is redialled after Tc as usual.
 func (m *Manager) Disconnect(identity string) error {
 	p := m.Peer(identity)
 	if p == nil {
 		return fmt.Errorf("%w: %s", ErrUnknownPeer, identity)
 	}
-	if p.sendDPR(CauseRebooting, false) == nil {
+	c, fresh := p.beginDrain(false, "peer being disconnected")
+	if c == nil {
 		return fmt.Errorf("%w: %s", ErrNotOpen, identity)
+	}
+	if fresh {
+		bound, dpaWait := disconnectShares(m.tun().disconnectTimeout)
+		m.drainThenDPR(p, c, CauseRebooting, bound, dpaWait)
 	}
 	return nil
 }

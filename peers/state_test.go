@@ -210,10 +210,12 @@ func wantPeerState(t *testing.T, p *Peer, s State, w WatchdogState) {
 	}
 }
 
-// TestPeerReopenThrowsAwayTraffic: a connection that replaces a failed one
-// is in REOPEN until three DWAs came back; RFC 3539 §3.4.1 throws away
-// what else arrives meanwhile (watchdog.receive says deliver=false).
-func TestPeerReopenThrowsAwayTraffic(t *testing.T) {
+// TestPeerReopenServesRequests: a connection that replaces a failed one
+// (same Origin-State-Id: not a restart) is in REOPEN until three DWAs came
+// back, and is not routed to meanwhile (RFC 3539 §3.4.1). Its capabilities
+// exchange proved the peer alive, so the peer's own requests are served at
+// once; answers, to nothing we sent, are thrown away.
+func TestPeerReopenServesRequests(t *testing.T) {
 	m, p, sink := newStateManager(t)
 
 	c1 := openResponder(t, m, p, 1)
@@ -232,8 +234,14 @@ func TestPeerReopenThrowsAwayTraffic(t *testing.T) {
 	c2 := openResponder(t, m, p, 1)
 	wantPeerState(t, p, StateROpen, WatchdogReopen)
 	p.receive(c2, appRequest())
-	if msgs, _ := sink.counts(); msgs != 1 {
-		t.Errorf("a request received in REOPEN was delivered (%d messages)", msgs-1)
+	if msgs, _ := sink.counts(); msgs != 2 {
+		t.Errorf("a request received in REOPEN was not delivered (%d messages, want 2)", msgs)
+	}
+	answer := appRequest()
+	answer.SetFlags(answer.Flags() &^ wire.FlagRequest)
+	p.receive(c2, answer)
+	if msgs, _ := sink.counts(); msgs != 2 {
+		t.Errorf("an answer received in REOPEN was delivered (%d messages, want 2)", msgs)
 	}
 	for range reopenDWAs {
 		wantPeerState(t, p, StateROpen, WatchdogReopen)
@@ -248,8 +256,10 @@ func TestPeerReopenThrowsAwayTraffic(t *testing.T) {
 }
 
 // TestPeerRestartRefreshesTable: a CER with a new Origin-State-Id replaces
-// the open connection; the peer table must show the new connection and
-// its watchdog state (REOPEN) even though the peer stays R-Open.
+// the open connection; the peer table must show the new connection. A
+// restarted peer proved itself with its new CER: it is usable at once,
+// without REOPEN probation, whether its old connection was still open or
+// already closed.
 func TestPeerRestartRefreshesTable(t *testing.T) {
 	m, p, sink := newStateManager(t)
 
@@ -261,7 +271,7 @@ func TestPeerRestartRefreshesTable(t *testing.T) {
 	}
 
 	c2 := openResponder(t, m, p, 2)
-	wantPeerState(t, p, StateROpen, WatchdogReopen)
+	wantPeerState(t, p, StateROpen, WatchdogOkay)
 	if !errors.Is(c1.Err(), errReplaced) {
 		t.Errorf("old connection: %v, want %v", c1.Err(), errReplaced)
 	}
@@ -269,8 +279,15 @@ func TestPeerRestartRefreshesTable(t *testing.T) {
 		t.Errorf("%d PeerDown for the replaced connection, want 1", downs)
 	}
 	row, _ = m.Table().Get(capPeerHost)
-	if row.Addr != c2.RemoteAddr().String() || row.Watchdog != WatchdogReopen || row.OriginStateID != 2 {
-		t.Errorf("row after the restart: addr %s watchdog %s state-id %d; want %s, REOPEN, 2",
+	if row.Addr != c2.RemoteAddr().String() || row.Watchdog != WatchdogOkay || row.OriginStateID != 2 {
+		t.Errorf("row after the restart: addr %s watchdog %s state-id %d; want %s, OKAY, 2",
 			row.Addr, row.Watchdog, row.OriginStateID, c2.RemoteAddr())
 	}
+
+	// The peer restarts again after its connection was lost (DOWN).
+	c2.Close(io.EOF)
+	p.closed(c2, io.EOF)
+	wantPeerState(t, p, StateClosed, WatchdogDown)
+	openResponder(t, m, p, 3)
+	wantPeerState(t, p, StateROpen, WatchdogOkay)
 }

@@ -457,9 +457,8 @@ func (m *Manager) drain(c *Conn, bound time.Duration) int {
 	defer tick.Stop()
 	pending := func() int { return c.PendingLen() + c.InboundLen() }
 	for {
-		if pending() == 0 {
-			return 0
-		}
+		// A tick first: a request the connection's reader took off the
+		// fast path just before the drain began is counted by then.
 		select {
 		case <-tick.C:
 		case <-deadline.C:
@@ -468,6 +467,9 @@ func (m *Manager) drain(c *Conn, bound time.Duration) int {
 			return 0
 		case <-m.ctx.Done():
 			return pending()
+		}
+		if pending() == 0 {
+			return 0
 		}
 	}
 }

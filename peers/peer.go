@@ -538,7 +538,7 @@ func (p *Peer) base(c *Conn, m wire.Msg) {
 		if cause == CauseDoNotWantToTalkToYou {
 			p.noRedial = true
 		}
-		p.closingLocked(c, "DPR received ("+causeName(cause)+")", &d)
+		p.closingLocked("DPR received ("+causeName(cause)+")", &d)
 		// The DPR sender closes once it has our DPA; close ourselves if it
 		// does not. Answers keep being read until then.
 		time.AfterFunc(p.m.tun().disconnectTimeout, func() { c.Close(errDisconnected) })
@@ -633,11 +633,11 @@ func (p *Peer) connLostLocked(c *Conn, reason string, d *deferred) {
 	}
 }
 
-// closingLocked moves the open connection c to Closing after a DPR (sent or
+// closingLocked moves the open connection to Closing after a DPR (sent or
 // received): out of routing, no more watchdog, but still read, so that the
 // answers to the requests pending on it arrive; what is still pending when
-// c closes is failed over then (connLostLocked).
-func (p *Peer) closingLocked(c *Conn, reason string, d *deferred) {
+// it closes is failed over then (connLostLocked).
+func (p *Peer) closingLocked(reason string, d *deferred) {
 	p.stopWatchdogLocked()
 	p.wd = watchdog{} // an orderly disconnect is no failure: no REOPEN next time
 	p.lastErr = reason

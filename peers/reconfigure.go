@@ -494,7 +494,7 @@ func (p *Peer) dprOnDrained(c *Conn, cause uint32, pending int, dpaWait time.Dur
 	}
 	p.dprSent = true
 	c.Send(p.m.build.dpr(cause, c.NextHopByHop(), p.m.nextEndToEnd()))
-	p.closingLocked(c, "DPR sent ("+causeName(cause)+")", &d)
+	p.closingLocked("DPR sent ("+causeName(cause)+")", &d)
 	time.AfterFunc(dpaWait, func() { c.Close(errDPATimeout) })
 }
 

@@ -152,3 +152,26 @@ func TestDisconnectDrainsFirst(t *testing.T) {
 		})
 	}
 }
+
+// TestShutdownClosesSilentConnections: a connection that has sent no CER
+// holds nothing pending; it must not hold a shutdown up until the
+// capabilities timer.
+func TestShutdownClosesSilentConnections(t *testing.T) {
+	o := fastOpts("b.test")
+	o.CapabilitiesTimeout = 10 * time.Second
+	b := startNode(t, o)
+	rc := dialRaw(t, b.addr())
+	waitFor(t, "connection accepted", time.Second, func() bool { return b.m.nconns.Load() == 1 })
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := b.m.Shutdown(ctx); err != nil {
+		t.Errorf("shutdown: %v", err)
+	}
+	if d := time.Since(start); d > o.DisconnectTimeout {
+		t.Errorf("shutdown took %s with a silent connection, beyond the disconnect timer %s", d, o.DisconnectTimeout)
+	}
+	if !rc.closed(t) {
+		t.Error("silent connection left open")
+	}
+}

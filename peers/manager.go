@@ -127,6 +127,7 @@ type Manager struct {
 	stopping  bool
 	started   bool
 	retiring  map[*Peer]struct{} // removed peers whose connection is ending
+	awaitCER  map[*Conn]struct{} // accepted connections whose CER has not come
 
 	live   atomic.Pointer[tunables] // options Reconfigure may change
 	reconf sync.Mutex               // one Reconfigure at a time
@@ -158,6 +159,7 @@ func New(opts Options) (*Manager, error) {
 		peers:    map[string]*Peer{},
 		index:    newIndex(),
 		retiring: map[*Peer]struct{}{},
+		awaitCER: map[*Conn]struct{}{},
 		limitLog: logLimiter{every: 10 * time.Second},
 		cerLog:   logLimiter{every: 10 * time.Second},
 	}
@@ -303,8 +305,17 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 	m.mu.Lock()
 	m.stopping = true
 	peers := m.everyPeerLocked()
+	silent := make([]*Conn, 0, len(m.awaitCER))
+	for c := range m.awaitCER {
+		silent = append(silent, c)
+	}
 	m.mu.Unlock()
 	m.closeListeners()
+	// Connections still waiting for their CER would hold the shutdown up
+	// to timers.capabilities: nothing is pending on them.
+	for _, c := range silent {
+		c.Close(errShutdown)
+	}
 	bound, dpaWait := disconnectShares(m.tun().disconnectTimeout)
 	for _, p := range peers {
 		// Always a drain of our own, even when a reload's is under way:
@@ -449,7 +460,11 @@ func (m *Manager) newConn(nc net.Conn, initiator bool) *Conn {
 	m.nconns.Add(1)
 	m.conns.Add(1)
 	t := m.tun()
-	return newConn(nc, initiator, t.maxMessageSize, t.writeQueue, m.log)
+	c := newConn(nc, initiator, t.maxMessageSize, t.writeQueue, m.log)
+	if !initiator {
+		m.awaitCER[c] = struct{}{} // until runResponder has read the CER
+	}
+	return c
 }
 
 func (m *Manager) connDone(c *Conn, err error) {
@@ -524,11 +539,17 @@ func (m *Manager) runResponder(nc net.Conn, lc Listener) {
 		return
 	}
 	msg, err := c.rd.Next()
+	m.mu.Lock()
+	delete(m.awaitCER, c)
+	m.mu.Unlock()
 	if err != nil {
 		if isTimeout(err) {
 			err = errCERTimeout
 		}
-		if !m.answerFrameError(c, err) {
+		if ce := c.Err(); ce != nil {
+			err = ce // closed by Shutdown
+		}
+		if !errors.Is(err, errShutdown) && !m.answerFrameError(c, err) {
 			m.cerLog.warn(c.log, "connection closed before capabilities exchange", "err", err)
 		}
 		m.connDone(c, err)

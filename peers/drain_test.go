@@ -137,10 +137,14 @@ func TestDisconnectDrainsFirst(t *testing.T) {
 			}
 			ans := wire.NewMsg(wire.FlagProxiable, req.Code(), req.AppID(), hbh, req.EndToEnd())
 			ans = ans.AppendUint32AVP(wire.AVPResultCode, wire.AVPFlagMandatory, 0, wire.ResultSuccess)
+			answered := time.Now()
 			rc.send(t, ans)
 			dpr := rc.read(t)
 			if dpr.Code() != wire.CmdDisconnectPeer || !dpr.IsRequest() {
 				t.Fatalf("read command %d, want DPR", dpr.Code())
+			}
+			if d := time.Since(answered); d > 500*time.Millisecond {
+				t.Errorf("DPR %s after the last answer: the drain waited for its bound", d)
 			}
 			rc.send(t, builder{l: &raw}.dpa(dpr))
 			if !rc.closed(t) {

@@ -28,6 +28,9 @@ type recorder struct {
 func newRecorder() *recorder { return &recorder{got: make(chan wire.Msg, 64)} }
 
 func (r *recorder) HandleMessage(p *Peer, c *Conn, m wire.Msg) {
+	if !m.IsRequest() {
+		c.TakePending(m.HopByHop()) // answered, as the router would
+	}
 	r.mu.Lock()
 	r.msgs = append(r.msgs, m)
 	r.mu.Unlock()

@@ -78,6 +78,7 @@ type Peer struct {
 	retired   bool   // removed from the configuration: never routed to again
 	drainConn *Conn  // an open connection being drained before its DPR
 	drainWhy  string // why, for the answers to requests it brings meanwhile
+	refused   int    // requests answered 3002 by the drain (logged with the DPR)
 	redialNow bool   // dial as soon as the connection closes (new settings)
 	cfgGen    uint64 // bumped when Reconfigure changes cfg
 	dprSent   bool
@@ -473,6 +474,7 @@ func (p *Peer) receive(c *Conn, m wire.Msg) {
 			// Draining before our DPR, or DPR sent: no new request is
 			// taken on; answers still flow.
 			why := p.drainWhy
+			p.refused++
 			p.mu.Unlock()
 			p.refuse(c, m, why)
 			return
@@ -731,6 +733,9 @@ func (p *Peer) beginDrain(stop bool, why string) (*Conn, bool) {
 		return nil, false
 	}
 	fresh := p.drainConn != c
+	if fresh {
+		p.refused = 0
+	}
 	p.drainConn, p.drainWhy = c, why
 	p.publish(&d) // out of routing now
 	if fresh {

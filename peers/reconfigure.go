@@ -490,7 +490,9 @@ func (p *Peer) dprOnDrained(c *Conn, cause uint32, pending int, dpaWait time.Dur
 		return
 	}
 	if pending > 0 {
-		p.log.Warn("drain bound reached: DPR sent with requests pending; those not answered before the DPA are failed over", "pending", pending)
+		p.log.Warn("drain bound reached: DPR sent with requests pending; those not answered before the DPA are failed over", "pending", pending, "refused", p.refused)
+	} else {
+		p.log.Info("drained: DPR sent", "cause", causeName(cause), "refused", p.refused)
 	}
 	p.dprSent = true
 	c.Send(p.m.build.dpr(cause, c.NextHopByHop(), p.m.nextEndToEnd()))

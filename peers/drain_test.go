@@ -29,7 +29,8 @@ func TestDPRWithRequestsPending(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := rc.read(t); got.HopByHop() != hbh || !got.IsRequest() {
+	got := rc.read(t) // req itself belongs to the connection now
+	if got.HopByHop() != hbh || !got.IsRequest() {
 		t.Fatalf("read %d/%v, want the request %d", got.HopByHop(), got.IsRequest(), hbh)
 	}
 
@@ -55,7 +56,7 @@ func TestDPRWithRequestsPending(t *testing.T) {
 	}
 
 	// The peer still answers, then closes as the DPA receiver does.
-	ans := wire.NewMsg(wire.FlagProxiable, req.Code(), req.AppID(), hbh, req.EndToEnd())
+	ans := wire.NewMsg(wire.FlagProxiable, got.Code(), got.AppID(), hbh, got.EndToEnd())
 	ans = ans.AppendUint32AVP(wire.AVPResultCode, wire.AVPFlagMandatory, 0, wire.ResultSuccess)
 	rc.send(t, ans)
 	select {
@@ -112,7 +113,7 @@ func TestDisconnectDrainsFirst(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			rc.read(t) // the request
+			got := rc.read(t) // req itself belongs to the connection now
 			start := time.Now()
 			if err := tt.stop(t, b); err != nil {
 				t.Fatal(err)
@@ -135,7 +136,7 @@ func TestDisconnectDrainsFirst(t *testing.T) {
 			if st, _ := b.m.Peer("raw.test").State(); !st.Open() {
 				t.Fatalf("state %s with a request pending: DPR sent before its answer", st)
 			}
-			ans := wire.NewMsg(wire.FlagProxiable, req.Code(), req.AppID(), hbh, req.EndToEnd())
+			ans := wire.NewMsg(wire.FlagProxiable, got.Code(), got.AppID(), hbh, got.EndToEnd())
 			ans = ans.AppendUint32AVP(wire.AVPResultCode, wire.AVPFlagMandatory, 0, wire.ResultSuccess)
 			answered := time.Now()
 			rc.send(t, ans)

@@ -122,7 +122,9 @@ routes:
 				})
 			}
 			c := dialClient(t, addr, "c.client.test", tt.newStateID)
-			if code, d := call(c, "c;2"); code != wire.ResultSuccess || d > time.Second {
+			code, d := call(c, "c;2")
+			t.Logf("first request after the new CER: %d after %s", code, d)
+			if code != wire.ResultSuccess || d > time.Second {
 				t.Errorf("first request after the new CER: %d after %s, want 2001 at once", code, d)
 			}
 			// A restarted client can be sent requests (a server's RAR) at

@@ -148,7 +148,9 @@ routes:
 			if exitErr != nil {
 				t.Errorf("exit: %v", exitErr)
 			}
-			if d := time.Since(start); d > disconnect {
+			d := time.Since(start)
+			t.Logf("%d requests in flight answered 2001, exited %s after SIGTERM (timers.disconnect %s)", n, d.Round(time.Millisecond), disconnect)
+			if d > disconnect {
 				t.Errorf("exited %s after SIGTERM, beyond timers.disconnect %s", d, disconnect)
 			}
 		case <-time.After(disconnect + 3*time.Second):
@@ -165,7 +167,9 @@ routes:
 			return ok && strings.Contains(in.LastError, "DPR received (REBOOTING)")
 		})
 	}
-	if d := time.Since(start); d > disconnect {
+	d := time.Since(start)
+	t.Logf("DPR seen by every disconnected peer %s after the stop", d.Round(time.Millisecond))
+	if d > disconnect {
 		t.Errorf("DPR %s after the stop, beyond timers.disconnect %s", d, disconnect)
 	}
 	if n := late.Load(); n != 0 {

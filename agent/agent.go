@@ -110,7 +110,7 @@ func (a *Agent) Start() error {
 
 // Shutdown disconnects every peer with DPR and stops.
 func (a *Agent) Shutdown(ctx context.Context) error {
-	a.log.Info("agent stopping: disconnecting peers")
+	a.log.Info("agent stopping: draining peers, then DPR")
 	err := a.peers.Shutdown(ctx)
 	a.router.Close()
 	a.admin.Shutdown(ctx)

@@ -149,7 +149,8 @@ type Timers struct {
 	ReconnectMax time.Duration `mapstructure:"reconnect_max"`
 	// Capabilities bounds the CER/CEA exchange on a new connection.
 	Capabilities time.Duration `mapstructure:"capabilities"`
-	// Disconnect bounds the wait for DPA after sending DPR.
+	// Disconnect bounds a shutdown or an operator disconnect: the drain of
+	// the requests in flight, then DPR and the wait for its DPA.
 	Disconnect time.Duration `mapstructure:"disconnect"`
 }
 

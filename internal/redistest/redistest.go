@@ -109,7 +109,7 @@ func (s *Server) args() []string {
 		a = append(a, "--requirepass", s.opts.Password)
 	}
 	for name, pw := range s.opts.Users {
-		a = append(a, "--user", name+" on >"+pw+" ~* &* +@all")
+		a = append(a, "--user", name, "on", ">"+pw, "~*", "&*", "+@all")
 	}
 	return append(a, s.opts.Args...)
 }

@@ -135,6 +135,7 @@ func (c *Config) normalize() {
 	}
 	c.Identity.OriginHost = strings.TrimSpace(c.Identity.OriginHost)
 	c.Identity.OriginRealm = strings.TrimSpace(c.Identity.OriginRealm)
+	c.normalizeState()
 }
 
 // ErrInvalid is wrapped by every validation error.

@@ -2,6 +2,7 @@ package redistest
 
 import (
 	"bufio"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -26,8 +27,18 @@ type Options struct {
 	Password string
 	// Users adds ACL users with every permission: name -> password.
 	Users map[string]string
+	// TLS, when set, makes the server accept TLS only.
+	TLS *TLS
 	// Args are more command-line arguments for redis-server.
 	Args []string
+}
+
+// TLS is the server's certificate and the CA of its clients' (PEM files).
+type TLS struct {
+	CertFile, KeyFile, CAFile string
+	// RequireClientCert refuses clients without a certificate signed by
+	// CAFile.
+	RequireClientCert bool
 }
 
 // StartTimeout bounds the wait for a started server to answer PING.
@@ -105,6 +116,14 @@ func (s *Server) args() []string {
 	} else {
 		a = append(a, "--appendonly", "no")
 	}
+	if t := s.opts.TLS; t != nil {
+		auth := "no"
+		if t.RequireClientCert {
+			auth = "yes"
+		}
+		a = append(a, "--port", "0", "--tls-port", port, "--tls-cert-file", t.CertFile,
+			"--tls-key-file", t.KeyFile, "--tls-ca-cert-file", t.CAFile, "--tls-auth-clients", auth)
+	}
 	if s.opts.Password != "" {
 		a = append(a, "--requirepass", s.opts.Password)
 	}
@@ -148,7 +167,7 @@ func (s *Server) start() error {
 
 // ping sends PING (after AUTH when a password is set) and expects PONG.
 func (s *Server) ping() error {
-	c, err := net.DialTimeout("tcp", s.Addr, time.Second)
+	c, err := s.dial()
 	if err != nil {
 		return err
 	}
@@ -175,6 +194,23 @@ func (s *Server) ping() error {
 			return fmt.Errorf("PING answered %q", line)
 		}
 	}
+}
+
+// dial connects as a client would; over TLS with the server's own key
+// pair as client certificate, without checking the server's.
+func (s *Server) dial() (net.Conn, error) {
+	d := &net.Dialer{Timeout: time.Second}
+	if s.opts.TLS == nil {
+		return d.Dial("tcp", s.Addr)
+	}
+	cert, err := tls.LoadX509KeyPair(s.opts.TLS.CertFile, s.opts.TLS.KeyFile)
+	if err != nil {
+		return nil, err
+	}
+	return tls.DialWithDialer(d, "tcp", s.Addr, &tls.Config{
+		Certificates:       []tls.Certificate{cert},
+		InsecureSkipVerify: true, // a readiness probe of the test's own server
+	})
 }
 
 // Log returns the server's log file.

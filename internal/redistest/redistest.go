@@ -27,6 +27,8 @@ type Options struct {
 	Password string
 	// Users adds ACL users with every permission: name -> password.
 	Users map[string]string
+	// Cluster makes the server a Redis Cluster node (see StartCluster).
+	Cluster bool
 	// TLS, when set, makes the server accept TLS only.
 	TLS *TLS
 	// Args are more command-line arguments for redis-server.
@@ -53,9 +55,10 @@ type Server struct {
 	// test's temporary directory.
 	Dir string
 
-	t    testing.TB
-	opts Options
-	bin  string
+	t       testing.TB
+	opts    Options
+	bin     string
+	busPort int // the cluster bus, with Options.Cluster
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -81,6 +84,11 @@ func Start(t testing.TB, opts Options) *Server {
 			t.Fatalf("redistest: %v", err)
 		}
 		s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		if opts.Cluster {
+			if s.busPort, err = freePort(); err != nil {
+				t.Fatalf("redistest: %v", err)
+			}
+		}
 		if last = s.start(); last == nil {
 			return s
 		}
@@ -115,6 +123,10 @@ func (s *Server) args() []string {
 		a = append(a, "--appendonly", "yes", "--appendfsync", "always")
 	} else {
 		a = append(a, "--appendonly", "no")
+	}
+	if s.opts.Cluster {
+		a = append(a, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+			"--cluster-port", strconv.Itoa(s.busPort), "--cluster-node-timeout", "2000")
 	}
 	if t := s.opts.TLS; t != nil {
 		auth := "no"

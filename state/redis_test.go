@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -76,6 +78,8 @@ func TestRedisUnavailable(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := redistest.Start(t, redistest.Options{})
 			s := openRedis(t, srv, func(c *RedisConfig) { c.Timeout = timeout })
+			logs := &recordLog{}
+			s.log = slog.New(logs)
 			ctx := context.Background()
 			// Connections in the pool before the failure.
 			for _, op := range redisOps {
@@ -104,6 +108,11 @@ func TestRedisUnavailable(t *testing.T) {
 			}
 			if h := Check(ctx, s); !h.Up || h.Err != nil {
 				t.Errorf("health after recovery: %+v", h)
+			}
+			// One line when Redis is lost, one when it is back.
+			if got := logs.messages(); len(got) != 2 || got[0] != "WARN state: redis unavailable; operations on shared state fail until it is back" ||
+				got[1] != "INFO state: redis reachable again" {
+				t.Errorf("logged %q, want one warning and one recovery", got)
 			}
 		})
 	}
@@ -215,4 +224,26 @@ func TestRedisKeyPrefix(t *testing.T) {
 			t.Fatalf("key %q, want one of %v", k, want)
 		}
 	}
+}
+
+// recordLog keeps the level and message of each record.
+type recordLog struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (h *recordLog) Enabled(context.Context, slog.Level) bool { return true }
+func (h *recordLog) Handle(_ context.Context, r slog.Record) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.msgs = append(h.msgs, r.Level.String()+" "+r.Message)
+	return nil
+}
+func (h *recordLog) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *recordLog) WithGroup(string) slog.Handler      { return h }
+
+func (h *recordLog) messages() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.msgs)
 }

@@ -58,7 +58,8 @@ type Server struct {
 	t       testing.TB
 	opts    Options
 	bin     string
-	busPort int // the cluster bus, with Options.Cluster
+	busPort int    // the cluster bus, with Options.Cluster
+	monitor string // a Sentinel's master: "name host port"
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -73,7 +74,11 @@ func Start(t testing.TB, opts Options) *Server {
 	if err != nil {
 		t.Fatalf("redistest: redis-server is not installed (%v): run test/deps.sh", err)
 	}
-	s := &Server{Dir: t.TempDir(), t: t, opts: opts, bin: bin}
+	return start(t, &Server{Dir: t.TempDir(), t: t, opts: opts, bin: bin})
+}
+
+func start(t testing.TB, s *Server) *Server {
+	t.Helper()
 	t.Cleanup(s.stop)
 	// A free port can be taken by someone else between the probe and the
 	// server's bind; try a few.
@@ -84,7 +89,7 @@ func Start(t testing.TB, opts Options) *Server {
 			t.Fatalf("redistest: %v", err)
 		}
 		s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-		if opts.Cluster {
+		if s.opts.Cluster {
 			if s.busPort, err = freePort(); err != nil {
 				t.Fatalf("redistest: %v", err)
 			}
@@ -110,7 +115,11 @@ func freePort() (int, error) {
 // under Dir, listening on the loopback only.
 func (s *Server) args() []string {
 	_, port, _ := net.SplitHostPort(s.Addr)
-	a := []string{
+	var a []string
+	if s.monitor != "" {
+		a = []string{s.sentinelConf(), "--sentinel"}
+	}
+	a = append(a,
 		"--port", port,
 		"--bind", "127.0.0.1",
 		"--protected-mode", "yes",
@@ -118,6 +127,9 @@ func (s *Server) args() []string {
 		"--logfile", "redis.log",
 		"--daemonize", "no",
 		"--save", "",
+	)
+	if s.monitor != "" {
+		return a // a Sentinel has no data
 	}
 	if s.opts.AOF {
 		a = append(a, "--appendonly", "yes", "--appendfsync", "always")

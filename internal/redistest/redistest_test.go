@@ -2,8 +2,11 @@ package redistest
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"os"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 )
@@ -56,5 +59,47 @@ func TestServerOptions(t *testing.T) {
 	}
 	if _, err := os.Stat(s.Dir + "/appendonlydir"); err != nil {
 		t.Fatalf("no AOF in %s: %v", s.Dir, err)
+	}
+}
+
+// fatalTB records how a helper ends the test, in place of the real one.
+type fatalTB struct {
+	testing.TB
+	fatal, skipped string
+}
+
+func (f *fatalTB) Helper() {}
+func (f *fatalTB) Fatalf(format string, args ...any) {
+	f.fatal = fmt.Sprintf(format, args...)
+	runtime.Goexit()
+}
+func (f *fatalTB) Fatal(args ...any) { f.Fatalf("%s", fmt.Sprint(args...)) }
+func (f *fatalTB) Skipf(format string, args ...any) {
+	f.skipped = fmt.Sprintf(format, args...)
+	runtime.Goexit()
+}
+func (f *fatalTB) Skip(args ...any) { f.Skipf("%s", fmt.Sprint(args...)) }
+func (f *fatalTB) SkipNow()         { f.Skipf("SkipNow") }
+
+// TestMissingServerFails: without redis-server (or redis-cli) the test
+// fails, saying how to install it; it is never skipped.
+func TestMissingServerFails(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	for _, tc := range []struct {
+		name string
+		run  func(testing.TB)
+	}{
+		{"server", func(tb testing.TB) { Start(tb, Options{}) }},
+		{"cluster", func(tb testing.TB) { StartCluster(tb, 3, Options{}) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &fatalTB{TB: t}
+			done := make(chan struct{})
+			go func() { defer close(done); tc.run(f) }()
+			<-done
+			if f.skipped != "" || !strings.Contains(f.fatal, "run test/deps.sh") {
+				t.Fatalf("fatal %q, skipped %q: want a failure naming test/deps.sh", f.fatal, f.skipped)
+			}
+		})
 	}
 }

@@ -1,6 +1,7 @@
 package configs
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -27,7 +28,8 @@ func (c *Config) normalizeState() {
 }
 
 // validateState adds the state section's problems, each naming its key
-// and wrapping ErrInvalid like the others.
+// (and the environment variable that set it, if one did) and wrapping
+// ErrInvalid like the others.
 func (v *validator) validateState(s state.Config) {
 	err := s.Validate()
 	if err == nil {
@@ -38,7 +40,16 @@ func (v *validator) validateState(s state.Config) {
 		errs = j.Unwrap()
 	}
 	for _, e := range errs {
-		v.errs = append(v.errs, fmt.Errorf("%w: %w", ErrInvalid, e))
+		var fe *state.FieldError
+		if !errors.As(e, &fe) {
+			v.errs = append(v.errs, fmt.Errorf("%w: %w", ErrInvalid, e))
+			continue
+		}
+		field := fe.Field
+		if key, _, _ := strings.Cut(field, "["); v.set[field] == "" && v.set[key] != "" {
+			field += " (" + v.set[key] + ")"
+		}
+		v.add(field, "%s", fe.Msg)
 	}
 }
 

@@ -3,6 +3,7 @@ package configs
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"slices"
 	"strings"
@@ -56,6 +57,17 @@ func TestStateEnvironment(t *testing.T) {
 	}
 	if !c.State.Redis.Cluster() {
 		t.Error("three addresses without master_name are not taken as Cluster")
+	}
+	// A bad value from the environment is reported with its variable.
+	env = map[string]string{"DRA_STATE_BACKEND": "redis", "DRA_STATE_REDIS_ADDRS": "127.0.0.1:7000,redis2", "DRA_STATE_REDIS_TIMEOUT": "0s"}
+	_, err = parse(nil, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	for _, want := range []string{
+		`state.redis.addrs[1] (DRA_STATE_REDIS_ADDRS): "redis2" is not host:port`,
+		"state.redis.timeout (DRA_STATE_REDIS_TIMEOUT): must be positive",
+	} {
+		if !errors.Is(err, ErrInvalid) || !strings.Contains(fmt.Sprint(err), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
 	}
 	// One address from the environment.
 	env = map[string]string{"DRA_STATE_BACKEND": "redis", "DRA_STATE_REDIS_ADDRS": "10.0.0.5:6379"}

@@ -5,12 +5,19 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // Open returns the store cfg configures. A Redis store is returned even
 // when Redis cannot be reached yet (the agent relays without state
 // meanwhile); ctx bounds the first PING, whose failure is logged. Only an
 // invalid configuration is an error.
+//
+// For Redis, Open also sends go-redis's own log lines (one per failed
+// dial, unstructured, on stderr by default) to log at debug level: the
+// store logs one warning when Redis is lost and one line when it is back.
+// go-redis has one logger per process, so the last Open's log gets them.
 func Open(ctx context.Context, cfg Config, log *slog.Logger) (Store, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -25,6 +32,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	redis.SetLogger(redisLog{log.With("state", BackendRedis)})
 	if err := s.Ping(ctx); err != nil {
 		log.Warn("state: redis not reachable at start; shared state is unavailable until it is", "addrs", cfg.Redis.Addrs, "err", err)
 	} else {
@@ -59,4 +67,13 @@ func Check(ctx context.Context, s Store) Health {
 	start := time.Now()
 	err := s.Ping(ctx)
 	return Health{Backend: s.Backend(), Up: err == nil, Latency: time.Since(start), Err: err}
+}
+
+// redisLog passes go-redis's log lines to slog at debug level.
+type redisLog struct{ log *slog.Logger }
+
+func (l redisLog) Printf(ctx context.Context, format string, args ...any) {
+	if l.log.Enabled(ctx, slog.LevelDebug) {
+		l.log.DebugContext(ctx, "state: go-redis: "+fmt.Sprintf(format, args...))
+	}
 }

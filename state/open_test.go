@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -109,5 +110,25 @@ func TestRedisTLS(t *testing.T) {
 				t.Fatalf("bind: err %v, want success %v", err, tc.wantOK)
 			}
 		})
+	}
+}
+
+// TestOpenRoutesGoRedisLog: go-redis's own lines (a failed dial) reach the
+// agent's log at debug level, not stderr.
+func TestOpenRoutesGoRedisLog(t *testing.T) {
+	logs := &recordLog{}
+	s, err := Open(context.Background(), Config{Backend: BackendRedis, Redis: RedisConfig{
+		Addrs: []string{freeAddr(t)}, Timeout: time.Second,
+	}}, slog.New(logs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var dial bool
+	for _, m := range logs.messages() {
+		dial = dial || strings.HasPrefix(m, "DEBUG state: go-redis: redis: connection pool: failed to dial")
+	}
+	if !dial {
+		t.Fatalf("logged %q, want go-redis's failed dial at debug", logs.messages())
 	}
 }

@@ -16,7 +16,9 @@ import (
 // end of t.
 func openRedis(t testing.TB, srv *redistest.Server, mod func(*RedisConfig)) *Redis {
 	t.Helper()
-	cfg := RedisConfig{Addrs: []string{srv.Addr}, KeyPrefix: "dra:", Timeout: DefaultTimeout}
+	// A generous timeout: the tests of timeouts set their own, and a
+	// Cluster client's first operation also loads the slot map.
+	cfg := RedisConfig{Addrs: []string{srv.Addr}, KeyPrefix: "dra:", Timeout: 5 * time.Second}
 	if mod != nil {
 		mod(&cfg)
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/dra-project/dra/apps/aaa"
 	"github.com/dra-project/dra/apps/cdf"
 	"github.com/dra-project/dra/apps/ocs"
+	"github.com/dra-project/dra/state"
 	"github.com/dra-project/dra/telemetry"
 )
 
@@ -64,6 +65,9 @@ type Config struct {
 	// Policy holds admission, rate limits, AVP rules, topology hiding and
 	// overload control (configs/policy.go).
 	Policy Policy `mapstructure:"policy"`
+	// State is where shared state lives: embedded (the default) or Redis
+	// (configs/state.go).
+	State state.Config `mapstructure:"state"`
 }
 
 // Identity is what the agent says about itself in CER/CEA and in the

@@ -107,6 +107,7 @@ func (c *Config) validate(set setKeys) error {
 	if err := c.Policy.Validate(); err != nil {
 		v.errs = append(v.errs, err) // configs/policy.go
 	}
+	v.validateState(c.State) // configs/state.go
 	t := c.Timers
 	if t.Watchdog < MinWatchdog {
 		v.add("timers.watchdog", "%s is below the RFC 3539 minimum of %s", t.Watchdog, MinWatchdog)

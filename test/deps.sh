@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the interoperability tests need: freeDiameter (daemon and
-# extensions), tshark, and a C compiler (test/fdtest builds a small
-# LD_PRELOAD library that keeps freeDiameterd on the loopback interface).
+# extensions), tshark, a C compiler (test/fdtest builds a small LD_PRELOAD
+# library that keeps freeDiameterd on the loopback interface), and
+# redis-server (the state tests start their own, on a free port; the
+# package's system service is not started).
 # Idempotent: does nothing when everything is present. Debian/Ubuntu only.
 set -euo pipefail
 
@@ -17,9 +19,12 @@ fi
 if ! command -v cc >/dev/null 2>&1; then
 	pkgs+=(gcc libc6-dev)
 fi
+if ! command -v redis-server >/dev/null 2>&1; then
+	pkgs+=(redis-server)
+fi
 
 if [ ${#pkgs[@]} -eq 0 ]; then
-	echo "test/deps.sh: freeDiameter, its extensions, tshark and cc already installed; nothing to do"
+	echo "test/deps.sh: freeDiameter, its extensions, tshark, cc and redis-server already installed; nothing to do"
 	exit 0
 fi
 
@@ -45,7 +50,21 @@ if command -v debconf-set-selections >/dev/null 2>&1; then
 fi
 
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+# Packages must not start system services (redis-server's would listen on
+# 127.0.0.1:6379): unless a policy already says so, deny starts for the
+# install's duration and remove the policy afterwards.
+policy=/usr/sbin/policy-rc.d
+own_policy=
+if [ ! -e "$policy" ]; then
+	printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee "$policy" >/dev/null
+	"${sudo[@]}" chmod 755 "$policy"
+	own_policy=1
+fi
+cleanup() {
+	rm -f "$log"
+	if [ -n "$own_policy" ]; then "${sudo[@]}" rm -f "$policy"; fi
+}
+trap cleanup EXIT
 # Wait for another apt or dpkg (unattended upgrades, a second install) to
 # release its lock rather than failing at once.
 apt=("${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300)
@@ -72,7 +91,8 @@ if ! install; then
 	fi
 fi
 if ! command -v freeDiameterd >/dev/null 2>&1 || [ ! -f "$FD_EXT_DIR/rt_default.fdx" ] ||
-	! command -v tshark >/dev/null 2>&1 || ! command -v cc >/dev/null 2>&1; then
+	! command -v tshark >/dev/null 2>&1 || ! command -v cc >/dev/null 2>&1 ||
+	! command -v redis-server >/dev/null 2>&1; then
 	echo "test/deps.sh: installed ${pkgs[*]} but something is still missing" >&2
 	exit 1
 fi

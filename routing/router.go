@@ -63,6 +63,7 @@ type generation struct {
 	table *realm.Table
 	opts  Options
 	chain Handler
+	known *known // what the traffic counters count by name
 }
 
 var _ peers.Handler = (*Router)(nil)
@@ -88,6 +89,7 @@ func New(table *realm.Table, opts Options) *Router {
 func (rt *Router) Attach(m *peers.Manager) {
 	rt.peers = m
 	rt.local = m.Local()
+	rt.traffic.attach(m)
 }
 
 // Update publishes a new routing table and options. Requests already
@@ -99,8 +101,8 @@ func (rt *Router) Update(table *realm.Table, opts Options) {
 	if opts.Logger == nil {
 		opts.Logger = rt.log
 	}
-	g := &generation{table: table, opts: opts}
-	g.chain = Chain(HandlerFunc(rt.decide), append([]Middleware{rt.recoverer, rt.validate}, opts.Middleware...)...)
+	g := &generation{table: table, opts: opts, known: newKnown(table, opts.Local)}
+	g.chain = Chain(HandlerFunc(rt.decide), append([]Middleware{rt.recoverer, rt.validate, rt.counted}, opts.Middleware...)...)
 	rt.gen.Store(g)
 }
 
@@ -150,7 +152,6 @@ func (rt *Router) serveRequest(p *peers.Peer, c *peers.Conn, m wire.Msg) {
 	r.Received = time.Now()
 	r.origHBH = m.HopByHop()
 	r.gen = rt.gen.Load()
-	rt.traffic.request(m.AppID(), m.Code(), p)
 	ans, err := rt.serve(r)
 	if err != nil && ans == nil {
 		rt.log.ErrorContext(r.context(), "request failed", "err", err, "peer", p.Identity(), "code", m.Code(), "app", m.AppID())
@@ -180,7 +181,6 @@ func (rt *Router) Originate(m wire.Msg, done func(wire.Msg)) {
 	r.Received = time.Now()
 	r.origHBH = m.HopByHop()
 	r.gen = rt.gen.Load()
-	rt.traffic.request(m.AppID(), m.Code(), nil)
 	ans, err := rt.serve(r)
 	if err != nil && ans == nil {
 		ans = rt.errorAnswer(r, wire.ResultUnableToComply, "internal error")
@@ -223,7 +223,7 @@ func (rt *Router) answered(r *Request, code uint32, relayed bool) {
 			from = r.tried[r.ntried-1]
 		}
 	}
-	rt.traffic.answer(r.Msg.AppID(), r.Msg.Code(), code, from, total, added, relayed)
+	rt.traffic.answer(r.gen.known, r.Msg.AppID(), r.Msg.Code(), code, from, total, added, relayed)
 	if r.tr != nil {
 		r.endTrace(code, relayed, now)
 	}

@@ -32,6 +32,11 @@ type Options struct {
 	// Local serves requests the agent terminates itself (route action
 	// local, or Destination-Host naming the agent), by application id.
 	Local map[uint32]Handler
+	// LocalPools sizes the workers of each local application (by
+	// application id; absent: the defaults). Each application has its
+	// own, so that a slow one cannot hold up another; they are created
+	// on first use and keep their size until the router is closed.
+	LocalPools map[uint32]LocalPool
 	// Middleware runs before the routing decision, outermost first
 	// (policy stages).
 	Middleware []Middleware
@@ -43,18 +48,18 @@ type Options struct {
 
 // Router is the peers.Handler that routes every application message.
 type Router struct {
-	peers     *peers.Manager
-	local     *peers.Local
-	log       *slog.Logger
-	gen       atomic.Pointer[generation]
-	wheel     *wheel
-	stats     Stats
-	traffic   Traffic
-	sampler   atomic.Pointer[sampler] // nil: tracing off
-	e2e       atomic.Uint32           // End-to-End ids of originated requests
-	redir     *redirectCache
-	localPool localPool
-	cancel    context.CancelFunc
+	peers      *peers.Manager
+	local      *peers.Local
+	log        *slog.Logger
+	gen        atomic.Pointer[generation]
+	wheel      *wheel
+	stats      Stats
+	traffic    Traffic
+	sampler    atomic.Pointer[sampler] // nil: tracing off
+	e2e        atomic.Uint32           // End-to-End ids of originated requests
+	redir      *redirectCache
+	localPools localPools
+	cancel     context.CancelFunc
 }
 
 // generation is one configuration's routing state; a request keeps the

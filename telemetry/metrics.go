@@ -79,7 +79,7 @@ func registerInstruments(m metric.Meter, src *sources) (metric.Registration, err
 	answers, errs[1] = m.Int64ObservableCounter("dra.answers",
 		metric.WithDescription("Answers sent back, by application, command, Result-Code (\"3xxx\" and so on for codes outside RFC 6733 and RFC 4006), the peer that answered (\"\" for the agent) and source (relayed or agent)."))
 	events, errs[2] = m.Int64ObservableCounter("dra.router.events",
-		metric.WithDescription("Routing events: forward attempts, failovers, retransmits, timeouts, busy, redirects, loops, malformed requests, panics, unknown and dropped answers."))
+		metric.WithDescription("Routing events: forward attempts, failovers, retransmits, timeouts, busy, redirects, loops, malformed requests, panics, unknown and dropped answers, requests answered 3004 because a local application's queue was full (local_busy)."))
 	pending, errs[3] = m.Int64ObservableGauge("dra.peer.pending",
 		metric.WithDescription("Requests forwarded to the peer and awaiting its answer."))
 	queue, errs[4] = m.Int64ObservableGauge("dra.peer.write_queue",
@@ -91,7 +91,7 @@ func registerInstruments(m metric.Meter, src *sources) (metric.Registration, err
 	wd, errs[7] = m.Int64ObservableGauge("dra.peer.watchdog",
 		metric.WithDescription("1 for the peer's current RFC 3539 watchdog state (label state)."))
 	local, errs[8] = m.Int64ObservableGauge("dra.local.queue",
-		metric.WithDescription("Requests waiting for a local application worker."))
+		metric.WithDescription("Requests waiting for a worker of the local application (each has its own workers)."))
 	reloads, errs[9] = m.Int64ObservableCounter("dra.reloads",
 		metric.WithDescription("Configuration reloads by outcome (success, failure)."))
 	inflight, errs[10] = m.Int64ObservableGauge("dra.pending",
@@ -134,11 +134,13 @@ func registerInstruments(m metric.Meter, src *sources) (metric.Registration, err
 				{"busy", st.Busy.Load()}, {"redirect", st.Redirects.Load()}, {"loop", st.Loops.Load()},
 				{"malformed", st.Malformed.Load()}, {"panic", st.Panics.Load()},
 				{"unknown_answer", st.UnknownAnswers.Load()}, {"dropped_answer", st.AnswersDropped.Load()},
-				{"originated", st.Originated.Load()},
+				{"originated", st.Originated.Load()}, {"local_busy", st.LocalBusy.Load()},
 			} {
 				o.ObserveInt64(events, int64(e.v), metric.WithAttributes(keyEvent.String(e.name)))
 			}
-			o.ObserveInt64(local, int64(rt.LocalQueued()))
+			for _, q := range rt.LocalQueues() {
+				o.ObserveInt64(local, int64(q.Queued), metric.WithAttributes(keyApp.String(routing.AppLabel(q.App))))
+			}
 		}
 		if m := s.Peers; m != nil {
 			total := 0

@@ -22,14 +22,16 @@ type localApps struct {
 	AAA *aaa.Server
 
 	handlers map[uint32]routing.Handler
+	pools    map[uint32]routing.LocalPool // each application's workers
 	adverts  []peers.App
 	closers  []io.Closer
 }
 
 func startApps(cfg *configs.Config, rt *routing.Router, log *slog.Logger) (*localApps, error) {
-	la := &localApps{handlers: map[uint32]routing.Handler{}}
-	add := func(id uint32, h routing.Handler, ads []peers.App, c io.Closer) {
+	la := &localApps{handlers: map[uint32]routing.Handler{}, pools: map[uint32]routing.LocalPool{}}
+	add := func(id uint32, h routing.Handler, ads []peers.App, c io.Closer, w configs.LocalWorkers) {
 		la.handlers[id] = h
+		la.pools[id] = localPool(id, w)
 		la.adverts = append(la.adverts, ads...)
 		la.closers = append(la.closers, c)
 	}
@@ -39,21 +41,45 @@ func startApps(cfg *configs.Config, rt *routing.Router, log *slog.Logger) (*loca
 		if la.CDF, err = cdf.New(c.Config, id, rt, log); err != nil {
 			return nil, la.fail(fmt.Errorf("agent: cdf: %w", err))
 		}
-		add(cdf.AppID, la.CDF, la.CDF.Apps(), la.CDF)
+		add(cdf.AppID, la.CDF, la.CDF.Apps(), la.CDF, c.LocalWorkers)
 	}
 	if c := cfg.Apps.OCS; c.Enabled {
 		if la.OCS, err = ocs.New(c.Config, id, rt, log); err != nil {
 			return nil, la.fail(fmt.Errorf("agent: ocs: %w", err))
 		}
-		add(ocs.AppID, la.OCS, la.OCS.Apps(), la.OCS)
+		add(ocs.AppID, la.OCS, la.OCS.Apps(), la.OCS, c.LocalWorkers)
 	}
 	if c := cfg.Apps.AAA; c.Enabled {
 		if la.AAA, err = aaa.New(c.Config, id, rt, log); err != nil {
 			return nil, la.fail(fmt.Errorf("agent: aaa: %w", err))
 		}
-		add(aaa.AppID, la.AAA, la.AAA.Apps(), la.AAA)
+		add(aaa.AppID, la.AAA, la.AAA.Apps(), la.AAA, c.LocalWorkers)
 	}
 	return la, nil
+}
+
+// Default sizes of the local applications' workers. The CDF and the OCS
+// wait mostly for their journal's fsync, so many requests in flight let
+// the commits group; the AAA spends ~100 ms of CPU on a PBKDF2 password,
+// so more workers than cores only lengthen every answer, and a short
+// queue refuses a burst (3004) rather than answering it past Tx.
+var defaultPools = map[uint32]routing.LocalPool{
+	cdf.AppID: {Workers: 16, Queue: 1024},
+	ocs.AppID: {Workers: 16, Queue: 1024},
+	aaa.AppID: {Workers: 8, Queue: 64},
+}
+
+// localPool is app's configured workers, with its defaults for what is
+// not set.
+func localPool(app uint32, w configs.LocalWorkers) routing.LocalPool {
+	p := defaultPools[app]
+	if w.Workers > 0 {
+		p.Workers = w.Workers
+	}
+	if w.Queue > 0 {
+		p.Queue = w.Queue
+	}
+	return p
 }
 
 func (la *localApps) fail(err error) error { return errors.Join(err, la.close()) }

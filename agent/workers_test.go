@@ -87,7 +87,7 @@ apps:
 		t.Errorf("AAR answers by Result-Code %v, want 1 or 2 of 2001 and the rest 3004", codes)
 	}
 	q := a.Router().LocalQueues()
-	if len(q) != 2 || q[0].App != 1 || q[0].Workers != 1 || q[0].Capacity != 1 || q[1].App != 3 || q[1].Workers != 2 || q[1].Capacity != 1024 {
-		t.Errorf("local queues %+v, want the AAA with 1 worker and 1 place, the CDF with 2 and 1024", q)
+	if len(q) != 2 || q[0].App != 1 || q[0].Workers != 1 || q[0].Capacity != 1 || q[1].App != 3 || q[1].Workers != 2 || q[1].Capacity != 4096 {
+		t.Errorf("local queues %+v, want the AAA with 1 worker and 1 place, the CDF with 2 and 4096", q)
 	}
 }

@@ -44,12 +44,14 @@ type AAA struct {
 // password in ~100 ms) cannot hold up the others' requests.
 type LocalWorkers struct {
 	// Workers is how many of the application's requests are served at
-	// once; 0 means the application's default (CDF and OCS 16, AAA 8).
+	// once; 0 means the default, 64.
 	Workers int `mapstructure:"workers"`
 	// Queue is how many more may wait for a worker (a session always
 	// waits for the same one, so its requests keep their order); beyond
 	// that, requests are answered 3004 DIAMETER_TOO_BUSY at once. 0 means
-	// the application's default (CDF and OCS 1024, AAA 64).
+	// the default, 4096. With pbkdf2-sha256 users (a PAP check costs ~100
+	// ms of CPU) a smaller AAA queue refuses a burst rather than answering
+	// it past Tx.
 	Queue int `mapstructure:"queue"`
 }
 

@@ -19,9 +19,13 @@ type known struct {
 }
 
 // dictApps and dictCommands are the applications and commands of
-// go-diameter's dictionary (base, credit control, NASREQ, Gx, Rx, Rf/Ro,
-// S6a, S13, SWx...).
+// go-diameter's dictionary (base, accounting, credit control, NASREQ, Gx,
+// Rx, S6a, S13, SWx).
+// Added to them: Diameter EAP (RFC 4072), Cx/Dx and Sh (3GPP TS 29.229,
+// 29.329), which the metrics name as well.
 var dictApps, dictCommands = func() (apps, cmds []uint32) {
+	apps = []uint32{5, 16777216, 16777217}
+	cmds = []uint32{268, 300, 301, 302, 303, 304, 305, 306, 307, 308, 309}
 	for _, a := range dict.Default.Apps() {
 		apps = append(apps, a.ID)
 		for _, c := range a.Command {

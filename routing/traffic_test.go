@@ -51,6 +51,7 @@ func TestTrafficDistinctPairsBounded(t *testing.T) {
 	wait()
 
 	tr := a.Router().Traffic()
+	t.Logf("%d traffic keys", tr.Keys())
 	if k := tr.Keys(); k > 6 {
 		t.Errorf("%d traffic keys after %d distinct application/command pairs, want at most 6", k, n+invalid)
 	}

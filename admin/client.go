@@ -3,6 +3,7 @@ package admin
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,17 +11,30 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 )
 
 // Client calls the admin API; the command line uses it.
 type Client struct {
-	// Addr is the API's host:port, or a base URL ("http://host:port").
+	// Addr is the API's host:port, or a base URL ("https://host:port"). A
+	// host:port is reached over HTTPS when CAFile or CertFile is set,
+	// over HTTP otherwise.
 	Addr string
-	// Token is sent as a bearer token when set; the mutating calls need it.
+	// Token is sent as a bearer token when set: admin.token (every call)
+	// or admin.read_token (the reads).
 	Token string
-	// HTTP is the client to use; nil means one with a 30-second timeout.
+	// CAFile verifies the API's certificate (PEM); empty: the system's
+	// roots. CertFile and KeyFile are the client certificate an API with
+	// admin.tls.client_ca_file asks for.
+	CAFile, CertFile, KeyFile string
+	// HTTP is the client to use; nil means one with a 30-second timeout
+	// (and the TLS settings above).
 	HTTP *http.Client
+
+	once    sync.Once
+	hc      *http.Client
+	hcError error
 }
 
 // Sentinels an *Error matches with errors.Is, by status code.
@@ -88,6 +102,11 @@ func (c *Client) Config(ctx context.Context, out any) error {
 	return c.do(ctx, http.MethodGet, "/v1/config", out, http.StatusOK)
 }
 
+// Health reports whether the agent's API answers /healthz with 200.
+func (c *Client) Health(ctx context.Context) error {
+	return c.do(ctx, http.MethodGet, "/healthz", nil, http.StatusOK)
+}
+
 // Ready reports the agent's readiness and the reason.
 func (c *Client) Ready(ctx context.Context) (bool, string, error) {
 	var out ReadyView
@@ -114,9 +133,47 @@ func (c *Client) Disconnect(ctx context.Context, identity string) error {
 func (c *Client) baseURL() string {
 	a := strings.TrimRight(c.Addr, "/")
 	if !strings.Contains(a, "://") {
-		a = "http://" + a
+		if c.tls() {
+			a = "https://" + a
+		} else {
+			a = "http://" + a
+		}
 	}
 	return a
+}
+
+func (c *Client) tls() bool { return c.CAFile != "" || c.CertFile != "" || c.KeyFile != "" }
+
+// client returns c.HTTP, or builds the default one once.
+func (c *Client) client() (*http.Client, error) {
+	if c.HTTP != nil {
+		return c.HTTP, nil
+	}
+	c.once.Do(func() {
+		c.hc = &http.Client{Timeout: 30 * time.Second}
+		if !c.tls() {
+			return
+		}
+		tc := &tls.Config{MinVersion: tls.VersionTLS12}
+		if c.CAFile != "" {
+			pool, err := loadCAs(c.CAFile)
+			if err != nil {
+				c.hcError = fmt.Errorf("admin: CA file: %w", err)
+				return
+			}
+			tc.RootCAs = pool
+		}
+		if c.CertFile != "" || c.KeyFile != "" {
+			cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
+			if err != nil {
+				c.hcError = fmt.Errorf("admin: client certificate: %w", err)
+				return
+			}
+			tc.Certificates = []tls.Certificate{cert}
+		}
+		c.hc.Transport = &http.Transport{TLSClientConfig: tc, Proxy: http.ProxyFromEnvironment}
+	})
+	return c.hc, c.hcError
 }
 
 // do sends one request and decodes the answer into out when its status is
@@ -130,9 +187,9 @@ func (c *Client) do(ctx context.Context, method, path string, out any, ok ...int
 	if c.Token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.Token)
 	}
-	hc := c.HTTP
-	if hc == nil {
-		hc = &http.Client{Timeout: 30 * time.Second}
+	hc, err := c.client()
+	if err != nil {
+		return err
 	}
 	resp, err := hc.Do(req)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dra-project/dra/peers"
@@ -57,6 +59,10 @@ type Server struct {
 	log      *slog.Logger
 	mux      *http.ServeMux
 	tokenSum [sha256.Size]byte // SHA-256 of the token, compared in constant time
+	readSum  [sha256.Size]byte // SHA-256 of the read token
+
+	refusedAt atomic.Int64 // unix ns of the last refused-read warning
+	refusedN  atomic.Int64 // refused reads not logged since
 
 	mu   sync.Mutex
 	srv  *http.Server
@@ -72,22 +78,24 @@ func New(cfg Config, b Backend, log *slog.Logger) *Server {
 	}
 	s := &Server{cfg: cfg, b: b, log: log.With("component", "admin"), mux: http.NewServeMux()}
 	s.tokenSum = sha256.Sum256([]byte(cfg.Token))
+	s.readSum = sha256.Sum256([]byte(cfg.ReadToken))
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	s.mux.HandleFunc("GET /readyz", s.readyz)
-	s.mux.HandleFunc("GET /v1/peers", s.listPeers)
-	s.mux.HandleFunc("GET /v1/peers/{identity}", s.getPeer)
-	s.mux.HandleFunc("GET /v1/routes", s.listRoutes)
-	s.mux.HandleFunc("GET /v1/stats", s.stats)
-	s.mux.HandleFunc("GET /v1/config", s.config)
+	s.Handle("GET /v1/peers", http.HandlerFunc(s.listPeers))
+	s.Handle("GET /v1/peers/{identity}", http.HandlerFunc(s.getPeer))
+	s.Handle("GET /v1/routes", http.HandlerFunc(s.listRoutes))
+	s.Handle("GET /v1/stats", http.HandlerFunc(s.stats))
+	s.Handle("GET /v1/config", http.HandlerFunc(s.config))
 	s.mux.Handle("POST /v1/reload", s.authorized(http.HandlerFunc(s.reload)))
 	s.mux.Handle("POST /v1/peers/{identity}/disconnect", s.authorized(http.HandlerFunc(s.disconnect)))
 	return s
 }
 
-// Handle mounts h on pattern (http.ServeMux syntax), e.g. /metrics. It
-// panics if pattern conflicts with an API endpoint. h is not
-// authenticated and sets its own Content-Type.
-func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+// Handle mounts the read endpoint h on pattern (http.ServeMux syntax), e.g.
+// /metrics. It panics if pattern conflicts with an API endpoint. h gets
+// the readers the API's GETs get (see Config.ReadToken) and sets its own
+// Content-Type.
+func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, s.reader(h)) }
 
 // Handler returns the server's HTTP handler, for tests or mounting
 // elsewhere.
@@ -104,9 +112,19 @@ func (s *Server) Start() error {
 	if s.srv != nil {
 		return errors.New("admin: already started")
 	}
+	var tc *tls.Config
+	if s.cfg.TLS.Enabled() {
+		var err error
+		if tc, err = s.cfg.TLS.serverConfig(); err != nil {
+			return fmt.Errorf("admin: tls: %w", err)
+		}
+	}
 	ln, err := net.Listen("tcp", s.cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("admin: listen %s: %w", s.cfg.Addr, err)
+	}
+	if tc != nil {
+		ln = tls.NewListener(ln, tc)
 	}
 	s.ln = ln
 	s.srv = &http.Server{
@@ -125,7 +143,12 @@ func (s *Server) Start() error {
 			s.log.Error("admin server stopped", "err", err)
 		}
 	}(s.srv, s.done)
-	s.log.Info("admin API listening", "address", ln.Addr().String(), "mutations", s.cfg.Token != "")
+	reads := "token"
+	if s.cfg.readsOpen() {
+		reads = "open"
+	}
+	s.log.Info("admin API listening", "address", ln.Addr().String(), "tls", tc != nil,
+		"client_certs", tc != nil && tc.ClientCAs != nil, "mutations", s.cfg.Token != "", "reads", reads)
 	return nil
 }
 
@@ -232,6 +255,44 @@ func (s *Server) authorized(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r)
 	})
 }
+
+// reader requires the token or the read token, unless reads are open
+// (Config.PublicReads, or no token configured at all: loopback only).
+func (s *Server) reader(next http.Handler) http.Handler {
+	if s.cfg.readsOpen() {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, ok := bearer(r.Header.Get("Authorization"))
+		sum := sha256.Sum256([]byte(got))
+		tok := s.cfg.Token != "" && subtle.ConstantTimeCompare(sum[:], s.tokenSum[:]) == 1
+		read := s.cfg.ReadToken != "" && subtle.ConstantTimeCompare(sum[:], s.readSum[:]) == 1
+		if !ok || !tok && !read {
+			s.refusedRead(r)
+			w.Header().Set("WWW-Authenticate", `Bearer realm="dra"`)
+			writeError(w, http.StatusUnauthorized, "missing or invalid bearer token (admin.token or admin.read_token)")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// refusedRead logs a read refused for its token, at most once per
+// refusedLogEvery (a scraper with a stale token would otherwise log every
+// scrape), with the number refused meanwhile.
+func (s *Server) refusedRead(r *http.Request) {
+	now := time.Now().UnixNano()
+	last := s.refusedAt.Load()
+	if now-last < int64(refusedLogEvery) || !s.refusedAt.CompareAndSwap(last, now) {
+		s.refusedN.Add(1)
+		return
+	}
+	s.log.Warn("admin read refused: bad or missing token", "method", r.Method, "path", r.URL.Path,
+		"remote", r.RemoteAddr, "suppressed_since_last", s.refusedN.Swap(0))
+}
+
+// refusedLogEvery spaces the warnings about refused reads.
+const refusedLogEvery = 10 * time.Second
 
 // bearer extracts the token of an "Authorization: Bearer <token>" header;
 // the scheme is case-insensitive (RFC 9110 §11.1).

@@ -168,21 +168,21 @@ func TestEndpoints(t *testing.T) {
 	}{
 		{"healthz", "GET", "/healthz", "", 200, []string{`{"status":"ok"}`}},
 		{"readyz", "GET", "/readyz", "", 200, []string{`"ready":true`, `"reason":"ready"`}},
-		{"peers", "GET", "/v1/peers", "", 200, []string{`"identity":"hss1.example.net"`, `"state":"I-Open"`,
+		{"peers", "GET", "/v1/peers", bearer, 200, []string{`"identity":"hss1.example.net"`, `"state":"I-Open"`,
 			`"watchdog":"OKAY"`, `"applications":[16777251,4294967295]`, `"origin_state_id":7`,
 			`"since":"2025-03-01T12:30:00Z"`, `"address":"10.0.0.1:3868"`, `"product":"hss"`, `"tls":true`,
 			`"last_error":"dial: connection refused"`, `"applications":[]`}},
-		{"peer", "GET", "/v1/peers/hss1.example.net", "", 200, []string{`"identity":"hss1.example.net"`}},
-		{"peer case-insensitive", "GET", "/v1/peers/mme.EXAMPLE.org", "", 200, []string{`"identity":"MME.example.org"`, `"state":"Closed"`}},
-		{"peer unknown", "GET", "/v1/peers/nobody.example.net", "", 404, []string{`"error":"unknown peer \"nobody.example.net\""`}},
-		{"routes", "GET", "/v1/routes", "", 200, []string{`"name":"hss"`, `"application":"16777251"`,
+		{"peer", "GET", "/v1/peers/hss1.example.net", bearer, 200, []string{`"identity":"hss1.example.net"`}},
+		{"peer case-insensitive", "GET", "/v1/peers/mme.EXAMPLE.org", bearer, 200, []string{`"identity":"MME.example.org"`, `"state":"Closed"`}},
+		{"peer unknown", "GET", "/v1/peers/nobody.example.net", bearer, 404, []string{`"error":"unknown peer \"nobody.example.net\""`}},
+		{"routes", "GET", "/v1/routes", bearer, 200, []string{`"name":"hss"`, `"application":"16777251"`,
 			`"commands":[316,318]`, `"action":"relay"`, `"timeout":"1.5s"`, `"retries":2`, `"sticky":true`,
 			`"peers":[{"host":"hss1.example.net","priority":1,"weight":10},{"host":"hss2.example.net","priority":2,"weight":1}]`,
 			`"application":"*"`, `"redirect":{"hosts":["aaa://new.example.net:3868"],"usage":2,"max_cache_time":3600}`,
 			`"retries":null`, `"origin_host":"pcrf.example.org"`, `"name":"route2"`}},
-		{"stats", "GET", "/v1/stats", "", 200, []string{`"requests":10`, `"forwarded":9`, `"timeouts":1`, `"local_results":{`, `"3002":0`, `"other":0`,
+		{"stats", "GET", "/v1/stats", bearer, 200, []string{`"requests":10`, `"forwarded":9`, `"timeouts":1`, `"local_results":{`, `"3002":0`, `"other":0`,
 			`"reloads":{"ok":0,"failed":0,"last":"2025-03-01T12:30:00Z","last_ok":true}`}},
-		{"config", "GET", "/v1/config", "", 200, []string{`{"peers":["hss1.example.net"]}`}},
+		{"config", "GET", "/v1/config", bearer, 200, []string{`{"peers":["hss1.example.net"]}`}},
 		{"reload", "POST", "/v1/reload", bearer, 200, []string{`{"reloaded":true,"needs_restart":["listen"]}`}},
 		{"disconnect", "POST", "/v1/peers/hss1.example.net/disconnect", bearer, 202, []string{`"identity":"hss1.example.net"`, `"status":"disconnecting"`}},
 		{"disconnect unknown", "POST", "/v1/peers/nobody.example.net/disconnect", bearer, 404, []string{`"error":`}},
@@ -297,9 +297,14 @@ func TestAuth(t *testing.T) {
 			if tt.code != 0 && (f.reloads != 0 || len(f.disconnected) != 0) {
 				t.Errorf("refused request acted: reloads %d, disconnected %v", f.reloads, f.disconnected)
 			}
-			// Reads never need the token.
-			if a := call(t, s.Addr(), "GET", "/v1/peers", ""); a.code != 200 {
-				t.Errorf("GET /v1/peers without token = %d", a.code)
+			// Reads need the token once one is configured (loopback
+			// without any token: open).
+			wantRead := 200
+			if tt.token != "" && tt.code != 0 {
+				wantRead = 401
+			}
+			if a := call(t, s.Addr(), "GET", "/v1/peers", tt.auth); a.code != wantRead {
+				t.Errorf("GET /v1/peers with %q = %d, want %d", tt.auth, a.code, wantRead)
 			}
 		})
 	}

@@ -1,8 +1,10 @@
 package admin
 
 import (
+	"cmp"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -87,6 +89,73 @@ func WriteRoutes(w io.Writer, routes []RouteView) {
 		row := []string{r.Name, r.Realm, app, strings.Join(cmds, ","), strings.Join(origin, " "), r.Action,
 			strings.Join(hops, " "), timeout, retries, sticky}
 		writeRow(tw, row)
+	}
+	tw.Flush()
+}
+
+// WriteStats prints the router's counters and the reloads as aligned
+// name/value lines in sections (dra stats).
+func WriteStats(w io.Writer, st *StatsView) {
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	section := func(title string, rows [][2]string) {
+		fmt.Fprintln(tw, title)
+		for _, r := range rows {
+			writeRow(tw, []string{"  " + r[0], r[1]})
+		}
+	}
+	n := func(v uint64) string { return strconv.FormatUint(v, 10) }
+	section("REQUESTS", [][2]string{
+		{"received", n(st.Requests)},
+		{"forwarded", n(st.Forwarded)},
+		{"answered by servers", n(st.Answered)},
+		{"answered by the agent", n(st.LocalAnswers)},
+		{"originated by the agent", n(st.Originated)},
+	})
+	section("FAILURES", [][2]string{
+		{"failovers", n(st.Failovers)},
+		{"retransmits (T flag)", n(st.Retransmits)},
+		{"timeouts", n(st.Timeouts)},
+		{"busy (3004)", n(st.Busy)},
+		{"redirects", n(st.Redirects)},
+		{"loops (3005)", n(st.Loops)},
+		{"malformed", n(st.Malformed)},
+		{"unknown answers", n(st.UnknownAnswers)},
+		{"answers dropped", n(st.AnswersDropped)},
+		{"panics", n(st.Panics)},
+	})
+	codes := make([]string, 0, len(st.LocalResults))
+	for c := range st.LocalResults {
+		codes = append(codes, c)
+	}
+	// Numeric order, "other" last.
+	slices.SortFunc(codes, func(a, b string) int {
+		return cmp.Or(cmp.Compare(len(a), len(b)), strings.Compare(a, b))
+	})
+	var results [][2]string
+	for _, c := range codes {
+		if v := st.LocalResults[c]; v > 0 {
+			results = append(results, [2]string{c, n(v)})
+		}
+	}
+	if len(results) == 0 {
+		results = [][2]string{{"none", ""}}
+	}
+	section("AGENT'S OWN ANSWERS BY RESULT-CODE", results)
+	if rl := st.Reloads; rl != nil {
+		last, outcome := "never", ""
+		if !rl.Last.IsZero() {
+			last = rl.Last.UTC().Format(time.RFC3339)
+			outcome = "refused"
+			if rl.LastOK {
+				outcome = "applied"
+			}
+		}
+		section("RELOADS", [][2]string{
+			{"applied", n(rl.OK)},
+			{"refused", n(rl.Failed)},
+			{"last", strings.TrimSpace(last + " " + outcome)},
+			{"last refusal", rl.LastError},
+		})
 	}
 	tw.Flush()
 }

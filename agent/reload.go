@@ -186,7 +186,7 @@ func (a *Agent) Running() configs.Running {
 	r := configs.Snapshot(cur)
 	b := configs.Snapshot(boot)
 	r.Config.Identity, r.Config.Listen, r.Config.Admin, r.Config.Log = b.Config.Identity, b.Config.Listen, b.Config.Admin, b.Config.Log
-	r.Apps = b.Apps
+	r.Config.Apps, r.Apps = b.Config.Apps, b.Apps
 	return r
 }
 

@@ -405,7 +405,7 @@ peers:
 	if err := ac.Config(ctx, &running); err != nil {
 		t.Fatal(err)
 	}
-	if len(running.Config.Peers) != 2 || running.Config.Admin.Token != "" {
+	if len(running.Config.Peers) != 2 || running.Config.Admin.Token != configs.Redacted {
 		t.Errorf("running configuration: peers %+v, token %q", running.Config.Peers, running.Config.Admin.Token)
 	}
 	next := peerSetConfig(t, peerLines, route)

@@ -112,6 +112,27 @@ func TestLoadMissingFile(t *testing.T) {
 	}
 }
 
+// TestLoadRefusesEmptyFile: a file that sets nothing is refused rather
+// than taken for the defaults (which route nothing).
+func TestLoadRefusesEmptyFile(t *testing.T) {
+	for _, tt := range []struct{ name, content string }{
+		{"empty", ""},
+		{"blank", "\n  \n"},
+		{"comments", "# dra.yaml\n# being edited\n"},
+		{"empty document", "---\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "dra.yaml")
+			if err := os.WriteFile(path, []byte(tt.content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := Load(path); !errors.Is(err, ErrEmptyFile) || !strings.Contains(err.Error(), path) {
+				t.Fatalf("err = %v, want ErrEmptyFile naming the file", err)
+			}
+		})
+	}
+}
+
 func FuzzParse(f *testing.F) {
 	f.Add(DefaultYAML())
 	if b, err := os.ReadFile("dra.yaml"); err == nil {
@@ -156,6 +177,27 @@ func TestEnabledApplicationIsValidated(t *testing.T) {
 	}
 }
 
+// TestApplicationsAreClosedByDefault: enabling the OCS or the AAA in a
+// file gives no lab behaviour (free credit, the demo user) unless the file
+// asks for it.
+func TestApplicationsAreClosedByDefault(t *testing.T) {
+	c, err := Parse([]byte("apps:\n  ocs: {enabled: true, data_dir: /tmp/x}\n  aaa: {enabled: true, data_dir: /tmp/y, users_file: /tmp/u}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Apps.OCS.LabMode || c.Apps.AAA.Lab {
+		t.Errorf("lab behaviour on without being asked for: ocs lab_mode %v, aaa lab %v", c.Apps.OCS.LabMode, c.Apps.AAA.Lab)
+	}
+	_, err = Parse([]byte("apps:\n  aaa: {enabled: true, data_dir: /tmp/y}\n"))
+	if err == nil || !strings.Contains(err.Error(), "aaa.users_file") {
+		t.Errorf("AAA without users file or lab: err = %v, want one naming aaa.users_file", err)
+	}
+	c, err = Parse([]byte("apps:\n  ocs: {enabled: true, data_dir: /tmp/x, lab_mode: true}\n"))
+	if err != nil || !c.Apps.OCS.LabMode {
+		t.Errorf("lab_mode written explicitly: %v, %v", err, err == nil && c.Apps.OCS.LabMode)
+	}
+}
+
 func TestContainerConfigLoads(t *testing.T) {
 	c, err := Load("container.yaml")
 	if err != nil {
@@ -163,6 +205,18 @@ func TestContainerConfigLoads(t *testing.T) {
 	}
 	if c.Admin.Addr == "" || c.Listen[0].Address != "0.0.0.0:3868" {
 		t.Errorf("container config: %+v %+v", c.Admin, c.Listen)
+	}
+	// Reachable from outside, so closed: no unknown peer, no application.
+	if c.AcceptUnknownPeers || c.Apps.CDF.Enabled || c.Apps.OCS.Enabled || c.Apps.AAA.Enabled || len(c.Routes) != 0 {
+		t.Errorf("container default is open: accept_unknown_peers %v, apps %+v, routes %d",
+			c.AcceptUnknownPeers, c.Apps, len(c.Routes))
+	}
+	lab, err := Load("container-lab.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !lab.AcceptUnknownPeers || !lab.Apps.OCS.LabMode || !lab.Apps.AAA.Lab || len(lab.Routes) != 1 {
+		t.Errorf("container lab config: %+v", lab.Apps)
 	}
 }
 

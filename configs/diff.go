@@ -12,21 +12,25 @@ import (
 )
 
 // Running is a configuration as an agent reports it (the admin API serves
-// it for `dra check`): the admin token left out, and each local
-// application reduced to a digest of its settings, which may hold
-// subscriber data.
+// it, and `dra check` compares a file with it): the admin tokens Redacted,
+// and each local application compared by a digest of its settings, which
+// may hold subscriber data. Its JSON form is {"config": View, "apps":
+// digests}.
 type Running struct {
-	Config Config `json:"config"`
+	Config Config
 	// Apps maps cdf, ocs and aaa to a digest of their settings; "" when
 	// the application is disabled.
-	Apps map[string]string `json:"apps"`
+	Apps map[string]string
 }
 
 // Snapshot returns c as Running.
 func Snapshot(c *Config) Running {
 	r := Running{Config: *c, Apps: appDigests(c)}
-	r.Config.Admin.Token = ""
-	r.Config.Apps = Apps{}
+	for _, t := range []*string{&r.Config.Admin.Token, &r.Config.Admin.ReadToken} {
+		if *t != "" {
+			*t = Redacted
+		}
+	}
 	return r
 }
 
@@ -80,9 +84,16 @@ func isLive(key string) bool {
 // Compare returns what changes from old to new.
 func Compare(old, new *Config) Diff {
 	d := CompareRunning(Snapshot(old), new)
-	if old.Admin.Token != new.Admin.Token {
-		d.NeedRestart = append(d.NeedRestart, "admin.token")
+	// A token changed for another (both Redacted in the snapshots).
+	for key, changed := range map[string]bool{
+		"admin.token":      old.Admin.Token != new.Admin.Token,
+		"admin.read_token": old.Admin.ReadToken != new.Admin.ReadToken,
+	} {
+		if changed && !slices.Contains(d.NeedRestart, key) {
+			d.NeedRestart = append(d.NeedRestart, key)
+		}
 	}
+	slices.Sort(d.NeedRestart)
 	return d
 }
 

@@ -39,6 +39,9 @@ func Load(path string) (*Config, error) {
 		if err != nil {
 			return nil, fmt.Errorf("configs: %w", err)
 		}
+		if holdsNothing(b) {
+			return nil, fmt.Errorf("configs: %s: %w", path, ErrEmptyFile)
+		}
 		file = b
 	}
 	c, err := parse(file, os.LookupEnv)
@@ -49,6 +52,24 @@ func Load(path string) (*Config, error) {
 		return nil, fmt.Errorf("configs: %w", err)
 	}
 	return c, nil
+}
+
+// ErrEmptyFile refuses a configuration file that sets nothing: empty,
+// blank or only comments. Run without -config for the built-in lab
+// configuration; a file that was truncated (by an editor, before it wrote
+// the new content) must not replace the running configuration with the
+// defaults.
+var ErrEmptyFile = errors.New("the file sets nothing (empty or only comments); refused")
+
+// holdsNothing reports whether a YAML document sets no key. A document
+// that does not parse is left for the full parse to report.
+func holdsNothing(file []byte) bool {
+	v := viper.New()
+	v.SetConfigType("yaml")
+	if err := v.ReadConfig(bytes.NewReader(file)); err != nil {
+		return false
+	}
+	return len(v.AllKeys()) == 0
 }
 
 // Parse is Load for an in-memory YAML document and no environment.

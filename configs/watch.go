@@ -25,8 +25,11 @@ func Watch(path string, debounce time.Duration, changed func()) error {
 // that rename a new file over it, configuration management tools, a
 // Kubernetes ConfigMap swapping the symbolic link the file resolves
 // through) or briefly removed. Changes within debounce of each other make
-// one call, and a write that leaves the content as it was makes none. It
-// returns once watching has started.
+// one call, and a write that leaves the content as it was makes none. A
+// changed file is reported only once it has been stable: two reads
+// debounce apart found the same content, so an editor or a tool that
+// truncates the file before writing it is not caught half way. It returns
+// once watching has started.
 func WatchContext(ctx context.Context, path string, debounce time.Duration, changed func()) error {
 	abs, err := filepath.Abs(path)
 	if err != nil {
@@ -51,9 +54,10 @@ type fileWatch struct {
 	debounce time.Duration
 	changed  func()
 
-	mu    sync.Mutex
-	timer *time.Timer
-	sum   []byte // digest of the content last seen
+	mu      sync.Mutex
+	timer   *time.Timer
+	sum     []byte // digest of the content last reported (or at start)
+	pending []byte // digest read by the last check, not yet stable
 }
 
 func (fw *fileWatch) run(ctx context.Context, w *fsnotify.Watcher) {
@@ -90,19 +94,32 @@ func (fw *fileWatch) run(ctx context.Context, w *fsnotify.Watcher) {
 	}
 }
 
-// check calls changed when the content differs from the last seen.
+// check calls changed when the content differs from the last reported
+// and is the same as debounce ago; content still moving is read again
+// after another debounce.
 func (fw *fileWatch) check() {
 	sum, err := fileSum(fw.path)
 	if err != nil {
 		return // removed or being replaced: the next event tells
 	}
 	fw.mu.Lock()
-	same := bytes.Equal(sum, fw.sum)
-	fw.sum = sum
-	fw.mu.Unlock()
-	if !same {
-		fw.changed()
+	if bytes.Equal(sum, fw.sum) {
+		fw.pending = nil
+		fw.mu.Unlock()
+		return
 	}
+	if !bytes.Equal(sum, fw.pending) {
+		fw.pending = sum
+		if fw.timer != nil {
+			fw.timer.Stop()
+		}
+		fw.timer = time.AfterFunc(fw.debounce, fw.check)
+		fw.mu.Unlock()
+		return
+	}
+	fw.sum, fw.pending = sum, nil
+	fw.mu.Unlock()
+	fw.changed()
 }
 
 func fileSum(path string) ([]byte, error) {

@@ -71,3 +71,46 @@ func TestWatchReplacements(t *testing.T) {
 	case <-time.After(200 * time.Millisecond):
 	}
 }
+
+// TestWatchWaitsForStableContent: a file written in two steps (truncated,
+// then filled, as some editors and tools do) is reported once, with its
+// final content, as long as the steps come within the debounce.
+func TestWatchWaitsForStableContent(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "dra.yaml")
+	if err := os.WriteFile(path, []byte("v: 0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	seen := make(chan string, 10)
+	const debounce = 100 * time.Millisecond
+	if err := WatchContext(ctx, path, debounce, func() {
+		b, _ := os.ReadFile(path)
+		seen <- string(b)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Longer than the debounce, shorter than twice it: the first check
+	// finds the file empty, the next one finds it changed again.
+	time.Sleep(debounce * 3 / 2)
+	f.WriteString("v: 1\n")
+	f.Close()
+	select {
+	case got := <-seen:
+		if got != "v: 1\n" {
+			t.Fatalf("reported %q before the file was stable", got)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("change not reported")
+	}
+	select {
+	case got := <-seen:
+		t.Fatalf("reported twice (second %q)", got)
+	case <-time.After(4 * debounce):
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"github.com/fiorix/go-diameter/v4/diam/datatype"
 	"github.com/fiorix/go-diameter/v4/diam/dict"
 
+	"github.com/dra-project/dra/internal/avpdict"
 	"github.com/dra-project/dra/peers"
 	"github.com/dra-project/dra/wire"
 )
@@ -22,7 +23,8 @@ import (
 //   - 3001 DIAMETER_COMMAND_UNSUPPORTED: a base protocol (application 0)
 //     command RFC 6733 does not define.
 //   - 5014 DIAMETER_INVALID_AVP_LENGTH: an AVP whose length is inconsistent,
-//     Failed-AVP its header with an empty payload (§7.1.5).
+//     Failed-AVP its header with a zero payload of the minimum size of its
+//     type in the dictionary (§7.1.5).
 //   - 5009 DIAMETER_AVP_OCCURS_TOO_MANY_TIMES: a second Session-Id,
 //     Origin-Host, Origin-Realm, Destination-Host or Destination-Realm (each
 //     occurs at most once in every command), Failed-AVP the first extra
@@ -65,7 +67,7 @@ func (rt *Router) validate(next Handler) Handler {
 			// Originated here: well-formed by construction.
 			if off, err := r.parse(); err != nil {
 				rt.stats.Malformed.Add(1)
-				return rt.errorAnswerAVP(r, wire.ResultInvalidAVPLength, "malformed AVP", wire.FailedAVPFor(m.Body(), off)), nil
+				return rt.errorAnswerAVP(r, wire.ResultInvalidAVPLength, "malformed AVP", wire.FailedAVPWith(m.Body(), off, avpdict.Default)), nil
 			}
 			return next.ServeDiameter(ctx, r)
 		}
@@ -192,7 +194,7 @@ func (rt *Router) scan(r *Request) rejection {
 		}
 	}
 	if err := it.Err(); err != nil {
-		return rejection{wire.ResultInvalidAVPLength, "malformed AVP", wire.FailedAVPFor(body, it.Offset())}
+		return rejection{wire.ResultInvalidAVPLength, "malformed AVP", wire.FailedAVPWith(body, it.Offset(), avpdict.Default)}
 	}
 	if !seen[rOriginHost] {
 		return rejection{wire.ResultMissingAVP, "missing Origin-Host", wire.AppendAVP(nil, wire.AVPOriginHost, wire.AVPFlagMandatory, 0, nil)}

@@ -46,15 +46,30 @@ fi
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-if ! "${sudo[@]}" apt-get update >"$log" 2>&1; then
-	tail -n 20 "$log" >&2
-	echo "test/deps.sh: apt-get update failed" >&2
-	exit 1
+# Wait for another apt or dpkg (unattended upgrades, a second install) to
+# release its lock rather than failing at once.
+apt=("${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300)
+update() {
+	if ! "${apt[@]}" update >"$log" 2>&1 </dev/null; then
+		tail -n 20 "$log" >&2
+		echo "test/deps.sh: apt-get update failed" >&2
+		exit 1
+	fi
+}
+install() { "${apt[@]}" install -y --no-install-recommends "${pkgs[@]}" >"$log" 2>&1 </dev/null; }
+# Install from the package lists as they are when they know the packages;
+# refresh them first otherwise (a fresh image has none), and once more if
+# the install still cannot find something.
+if ! apt-cache show "${pkgs[@]}" >/dev/null 2>&1; then
+	update
 fi
-if ! "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${pkgs[@]}" >"$log" 2>&1 </dev/null; then
-	tail -n 20 "$log" >&2
-	echo "test/deps.sh: installing ${pkgs[*]} failed" >&2
-	exit 1
+if ! install; then
+	update
+	if ! install; then
+		tail -n 20 "$log" >&2
+		echo "test/deps.sh: installing ${pkgs[*]} failed" >&2
+		exit 1
+	fi
 fi
 if ! command -v freeDiameterd >/dev/null 2>&1 || [ ! -f "$FD_EXT_DIR/rt_default.fdx" ] ||
 	! command -v tshark >/dev/null 2>&1 || ! command -v cc >/dev/null 2>&1; then

@@ -18,14 +18,35 @@ type ErrorSpec struct {
 // End-to-End identifiers and its P bit; R and T are cleared and E is set
 // when ResultCode is a protocol error (3xxx). The AVPs are, in order:
 // Session-Id (copied verbatim from req if present), Origin-Host,
-// Origin-Realm, Result-Code, Error-Message, Error-Reporting-Host, Failed-AVP
-// (each of the last three only when given) and every Proxy-Info of req,
-// copied verbatim in order. If req's AVP area is malformed, only the AVPs
-// before the bad one are considered. It returns nil if len(req) < HeaderLen.
+// Origin-Realm, Result-Code, the AVPs the command's answer requires of
+// its application (see below), Error-Message, Error-Reporting-Host,
+// Failed-AVP (each of the last three only when given) and every Proxy-Info
+// of req, copied verbatim in order. If req's AVP area is malformed, only
+// the AVPs before the bad one are considered. It returns nil if
+// len(req) < HeaderLen.
+//
+// An answer without the AVPs its command's ABNF requires is itself
+// malformed to a strict peer, which reads it as 5005 whatever its
+// Result-Code, so the first readable occurrence of each is copied from
+// req (a 4-octet payload for the integers, a well-formed one for the
+// Grouped):
+//
+//   - ACA (271, RFC 6733 §9.7.2): Accounting-Record-Type,
+//     Accounting-Record-Number, and Acct-Application-Id and
+//     Vendor-Specific-Application-Id when present;
+//   - CCA (272, RFC 4006 §3.2): Auth-Application-Id, CC-Request-Type,
+//     CC-Request-Number;
+//   - AA-Answer (265, RFC 7155 §3.2): Auth-Application-Id,
+//     Auth-Request-Type.
+//
+// An Auth-Application-Id missing from req is taken from the header's
+// Application-Id, which it must equal. The other answers of RFC 6733,
+// 4006 and 7155 (STA, RAA, ASA) require nothing beyond the common AVPs.
 //
 // Should the answer exceed MaxLen, the Failed-AVP, then the Error-Message,
-// then the Proxy-Info AVPs, then the Session-Id are left out; it panics if
-// even the remaining AVPs do not fit.
+// then the Proxy-Info AVPs, then the Session-Id, then the copied
+// application AVPs are left out; it panics if even the remaining AVPs do
+// not fit.
 func ErrorAnswer(req Msg, e ErrorSpec) Msg {
 	if len(req) < HeaderLen {
 		return nil
@@ -51,7 +72,9 @@ func ErrorAnswerFromHeader(hdr []byte, e ErrorSpec) []byte {
 // whose AVP area is body.
 func buildErrorAnswer(hdr, body []byte, e ErrorSpec) Msg {
 	sid, proxyLen, end := scanRequest(body)
-	fixed := HeaderLen + alignedLen(sid) + proxyLen +
+	var req required
+	req.find(hdr, body[:end])
+	fixed := HeaderLen + alignedLen(sid) + proxyLen + req.size() +
 		AVPSize(0, 0, len(e.OriginHost)) +
 		AVPSize(0, 0, len(e.OriginRealm)) +
 		AVPSize(0, 0, 4)
@@ -80,6 +103,10 @@ func buildErrorAnswer(hdr, body []byte, e ErrorSpec) Msg {
 		fixed -= alignedLen(sid)
 		sid = nil
 	}
+	if fixed+withMsg > MaxLen {
+		fixed -= req.size()
+		req = required{}
+	}
 	n := fixed + withMsg + withFailed
 	if n > MaxLen {
 		panic("wire: error answer too long")
@@ -99,6 +126,9 @@ func buildErrorAnswer(hdr, body []byte, e ErrorSpec) Msg {
 	m = AppendStringAVP(m, AVPOriginHost, AVPFlagMandatory, 0, e.OriginHost)
 	m = AppendStringAVP(m, AVPOriginRealm, AVPFlagMandatory, 0, e.OriginRealm)
 	m = AppendUint32AVP(m, AVPResultCode, AVPFlagMandatory, 0, e.ResultCode)
+	for _, a := range req.avps[:req.n] {
+		m = appendAligned(m, a)
+	}
 	if withMsg != 0 {
 		m = AppendStringAVP(m, AVPErrorMessage, 0, 0, e.Message)
 	}
@@ -157,7 +187,14 @@ func appendAligned(dst, b []byte) []byte {
 // (RFC 6733 §7.1.5): the AVP's code, flags and, when the header holds one,
 // Vendor-ID with an empty payload. It returns nil if fewer than 8 bytes
 // remain at off.
-func FailedAVPFor(b []byte, off int) []byte {
+func FailedAVPFor(b []byte, off int) []byte { return FailedAVPWith(b, off, nil) }
+
+// FailedAVPWith is FailedAVPFor with the payload RFC 6733 §7.1.5 asks
+// for: zeros of the minimum size of the AVP's type as d gives it
+// (AVPKind.ZeroPayload), so that a peer decoding the Failed-AVP by its
+// dictionary can (an empty Time or Address stops go-diameter reading the
+// whole answer). A nil d gives an empty payload.
+func FailedAVPWith(b []byte, off int, d Dictionary) []byte {
 	if off < 0 || off > len(b) || len(b)-off < avpHeaderLen {
 		return nil
 	}
@@ -168,5 +205,83 @@ func FailedAVPFor(b []byte, off int) []byte {
 	if flags&AVPFlagVendor != 0 && len(h) >= avpVendorHeaderLen {
 		vendor = binary.BigEndian.Uint32(h[8:12])
 	}
-	return AppendAVP(nil, code, flags, vendor, nil)
+	var payload []byte
+	if d != nil {
+		payload = d.Kind(code, vendor).ZeroPayload()
+	}
+	return AppendAVP(nil, code, flags, vendor, payload)
+}
+
+// Application AVPs an error answer copies from its request (see
+// ErrorAnswer).
+const (
+	cmdAA                     = 265 // NASREQ AA-Request/Answer (RFC 7155)
+	avpAuthRequestType        = 274
+	avpCCRequestNumber        = 415
+	avpCCRequestType          = 416
+	avpAccountingRecordType   = 480
+	avpAccountingRecordNumber = 485
+)
+
+var (
+	acaAVPs = []uint32{avpAccountingRecordType, avpAccountingRecordNumber, AVPAcctApplicationID, AVPVendorSpecificApplicationID}
+	ccaAVPs = []uint32{AVPAuthApplicationID, avpCCRequestType, avpCCRequestNumber}
+	aaaAVPs = []uint32{AVPAuthApplicationID, avpAuthRequestType}
+)
+
+// requiredAVPs returns the request AVPs the answer to command cmd must
+// carry, beyond the common ones.
+func requiredAVPs(cmd uint32) []uint32 {
+	switch cmd {
+	case CmdAccounting:
+		return acaAVPs
+	case CmdCreditControl:
+		return ccaAVPs
+	case cmdAA:
+		return aaaAVPs
+	}
+	return nil
+}
+
+// required holds the application AVPs an error answer copies, raw.
+type required struct {
+	avps  [4][]byte
+	n     int
+	appID [avpHeaderLen + 4]byte // an Auth-Application-Id made from the header
+}
+
+// find collects, for the request whose header is hdr, the first readable
+// occurrence in body of each AVP its answer requires.
+func (r *required) find(hdr, body []byte) {
+	for _, code := range requiredAVPs(uint32(uint24(hdr[5:8]))) {
+		if a, ok := FindIn(body, code, 0); ok && a.Flags&AVPFlagVendor == 0 && readable(a) {
+			r.avps[r.n] = a.Raw(body)
+			r.n++
+		} else if code == AVPAuthApplicationID {
+			r.avps[r.n] = AppendUint32AVP(r.appID[:0], AVPAuthApplicationID, AVPFlagMandatory, 0,
+				binary.BigEndian.Uint32(hdr[8:12]))
+			r.n++
+		}
+	}
+}
+
+// readable reports whether a required AVP can be copied into an answer:
+// Vendor-Specific-Application-Id well formed, the others 4 octets.
+func readable(a AVP) bool {
+	if a.Code == AVPVendorSpecificApplicationID {
+		it := a.Group()
+		for it.Next() {
+		}
+		return it.Err() == nil
+	}
+	return len(a.Data) == 4
+}
+
+// size is the room the AVPs take in the answer.
+func (r *required) size() int {
+	n := 0
+	for _, a := range r.avps[:r.n] {
+		n += alignedLen(a)
+	}
+	return n
 }

@@ -57,6 +57,7 @@ func TestErrorAnswer(t *testing.T) {
 				{AVPOriginHost, AVPFlagMandatory, 0, testAgentHost},
 				{AVPOriginRealm, AVPFlagMandatory, 0, testAgentRealm},
 				{AVPResultCode, AVPFlagMandatory, 0, "\x00\x00\x0b\xba"},
+				{AVPAuthApplicationID, AVPFlagMandatory, 0, "\x00\x00\x00\x04"},
 				{AVPErrorMessage, 0, 0, "no route to example.net"},
 				{AVPErrorReportingHost, AVPFlagMandatory, 0, testAgentHost},
 				{AVPFailedAVP, AVPFlagMandatory, 0, string(failed)},
@@ -73,6 +74,7 @@ func TestErrorAnswer(t *testing.T) {
 				{AVPOriginHost, AVPFlagMandatory, 0, testAgentHost},
 				{AVPOriginRealm, AVPFlagMandatory, 0, testAgentRealm},
 				{AVPResultCode, AVPFlagMandatory, 0, "\x00\x00\x13\x94"},
+				{AVPAuthApplicationID, AVPFlagMandatory, 0, "\x00\x00\x00\x04"},
 			},
 			wantProxy: proxies,
 		},
@@ -97,6 +99,7 @@ func TestErrorAnswer(t *testing.T) {
 				{AVPOriginHost, AVPFlagMandatory, 0, "h"},
 				{AVPOriginRealm, AVPFlagMandatory, 0, "r"},
 				{AVPResultCode, AVPFlagMandatory, 0, "\x00\x00\x13\x96"},
+				{AVPAuthApplicationID, AVPFlagMandatory, 0, "\x00\x00\x00\x04"},
 				{AVPFailedAVP, AVPFlagMandatory, 0, "\x00\x00\x00\x01\x00\x00\x00\x08"},
 			},
 			wantProxy: proxies[:1],
@@ -197,7 +200,7 @@ func TestErrorAnswerEdgeCases(t *testing.T) {
 		{"slice longer than length field", func() Msg {
 			m := clone(buildCCR(""))
 			return Msg(append(m, proxyInfo("trailing", "x")...))
-		}(), false, HeaderLen + 40 + 12 + 12 + 12},
+		}(), false, HeaderLen + 40 + 12 + 12 + 12 + 3*12}, // and the CCR's Auth-Application-Id, CC-Request-Type, CC-Request-Number
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -249,6 +252,7 @@ func TestErrorAnswerFromHeader(t *testing.T) {
 				{AVPOriginHost, AVPFlagMandatory, 0, testAgentHost},
 				{AVPOriginRealm, AVPFlagMandatory, 0, testAgentRealm},
 				{AVPResultCode, AVPFlagMandatory, 0, "\x00\x00\x13\x97"},
+				{AVPAuthApplicationID, AVPFlagMandatory, 0, "\x00\x00\x00\x04"},
 				{AVPErrorMessage, 0, 0, "bad length"},
 			}
 			got := summarize(t, a.Body())

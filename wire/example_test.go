@@ -53,4 +53,5 @@ func ExampleErrorAnswer() {
 	// 264
 	// 296
 	// 268
+	// 258
 }

@@ -157,6 +157,14 @@ func FuzzErrorAnswer(f *testing.F) {
 	f.Add([]byte(buildCCR("relay.example.com")), uint32(ResultUnableToDeliver))
 	f.Add([]byte(buildCER()), uint32(ResultNoCommonApplication))
 	f.Add([]byte(withProxies), uint32(ResultLoopDetected))
+	acr := NewMsg(FlagRequest|FlagProxiable, CmdAccounting, 3, 1, 2).
+		AppendStringAVP(AVPSessionID, AVPFlagMandatory, 0, "s;1").
+		AppendUint32AVP(avpAccountingRecordType, AVPFlagMandatory, 0, 2).
+		AppendUint32AVP(avpAccountingRecordNumber, AVPFlagMandatory, 0, 0)
+	f.Add([]byte(acr), uint32(ResultMissingAVP))
+	aar := NewMsg(FlagRequest|FlagProxiable, cmdAA, 1, 1, 2).
+		AppendUint32AVP(avpAuthRequestType, AVPFlagMandatory, 0, 3)
+	f.Add([]byte(aar), uint32(ResultAVPUnsupported))
 	f.Fuzz(func(t *testing.T, data []byte, resultCode uint32) {
 		n, err := CheckHeader(data, MaxLen)
 		if err != nil || n > len(data) {
@@ -213,6 +221,21 @@ func FuzzErrorAnswer(f *testing.F) {
 		}
 		if got != proxies {
 			t.Fatalf("%d Proxy-Info copied, request has %d", got, proxies)
+		}
+		// After Result-Code come the application AVPs the command's answer
+		// requires, in their order, each readable; Auth-Application-Id
+		// always for CCA and AA-Answer.
+		want := requiredAVPs(req.Code())
+		j := i + 3
+		for _, code := range want {
+			if j < len(avps) && avps[j].Code == code {
+				if code != AVPVendorSpecificApplicationID && len(avps[j].Data) != 4 {
+					t.Fatalf("copied AVP %d has %d octets", code, len(avps[j].Data))
+				}
+				j++
+			} else if code == AVPAuthApplicationID {
+				t.Fatalf("no Auth-Application-Id after Result-Code: %+v", avps)
+			}
 		}
 
 		checkAnswer(t, Msg(ErrorAnswerFromHeader(req.Header(), spec)), req)

@@ -64,13 +64,13 @@ func TestErrorAnswerWithGoDiameter(t *testing.T) {
 			OriginHost: testAgentHost, OriginRealm: testAgentRealm, ResultCode: ResultUnableToDeliver,
 			Message: "no route", ErrorReportingHost: testAgentHost, FailedAVP: failed,
 		}, diam.ProxiableFlag | diam.ErrorFlag, []uint32{
-			AVPSessionID, AVPOriginHost, AVPOriginRealm, AVPResultCode, AVPErrorMessage,
+			AVPSessionID, AVPOriginHost, AVPOriginRealm, AVPResultCode, AVPAuthApplicationID, AVPErrorMessage,
 			AVPErrorReportingHost, AVPFailedAVP, AVPProxyInfo, AVPProxyInfo,
 		}},
 		{"5005 minimal", ErrorSpec{
 			OriginHost: testAgentHost, OriginRealm: testAgentRealm, ResultCode: ResultMissingAVP,
 		}, diam.ProxiableFlag, []uint32{
-			AVPSessionID, AVPOriginHost, AVPOriginRealm, AVPResultCode, AVPProxyInfo, AVPProxyInfo,
+			AVPSessionID, AVPOriginHost, AVPOriginRealm, AVPResultCode, AVPAuthApplicationID, AVPProxyInfo, AVPProxyInfo,
 		}},
 	}
 	for _, tt := range tests {
@@ -111,6 +111,10 @@ func TestErrorAnswerWithGoDiameter(t *testing.T) {
 					if v, ok := av.Data.(datatype.Unsigned32); !ok || uint32(v) != tt.spec.ResultCode {
 						t.Errorf("Result-Code = %v (%T)", av.Data, av.Data)
 					}
+				case AVPAuthApplicationID:
+					if v, ok := av.Data.(datatype.Unsigned32); !ok || uint32(v) != 4 {
+						t.Errorf("Auth-Application-Id = %v (%T)", av.Data, av.Data)
+					}
 				case AVPErrorMessage:
 					if v, ok := av.Data.(datatype.UTF8String); !ok || string(v) != tt.spec.Message {
 						t.Errorf("Error-Message = %v (%T)", av.Data, av.Data)
@@ -143,7 +147,7 @@ func TestErrorAnswerWithGoDiameter(t *testing.T) {
 		hdr.SetLen(22)
 		b := ErrorAnswerFromHeader(hdr, ErrorSpec{OriginHost: "h.example", OriginRealm: "example", ResultCode: ResultInvalidMessageLength})
 		m := decodeWithGoDiameter(t, b)
-		if len(m.AVP) != 3 || m.Header.CommandFlags != diam.ProxiableFlag || m.Header.HopByHopID != testCCRHopByHop {
+		if len(m.AVP) != 4 || m.Header.CommandFlags != diam.ProxiableFlag || m.Header.HopByHopID != testCCRHopByHop {
 			t.Errorf("header %+v, AVPs %v", m.Header, m.AVP)
 		}
 	})

@@ -20,8 +20,6 @@ const (
 
 // CCR-specific AVP codes (RFC 4006) used in test messages.
 const (
-	avpCCRequestType            = 416
-	avpCCRequestNumber          = 415
 	avpServiceContextID         = 461
 	avpSubscriptionID           = 443
 	avpSubscriptionIDType       = 450

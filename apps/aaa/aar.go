@@ -8,8 +8,16 @@ import (
 	"github.com/fiorix/go-diameter/v4/diam/avp"
 	"github.com/fiorix/go-diameter/v4/diam/datatype"
 
+	"github.com/dra-project/dra/internal/avpdict"
 	"github.com/dra-project/dra/wire"
 )
+
+// dictionary is what the NASREQ server knows of AVPs: every AVP of
+// go-diameter's dictionary (a NAS may send AVPs defined for other
+// applications, which the server ignores). A request holding another AVP
+// with the M bit is answered 5001, an AVP of the wrong size 5014
+// (apps.CheckRequest).
+var dictionary = avpdict.Default
 
 // Auth-Request-Type values (RFC 6733 §8.7).
 const (
@@ -39,7 +47,7 @@ const chapMD5 = 5
 func (s *Server) serveAAR(req *diam.Message) *diam.Message {
 	for _, code := range []uint32{avp.SessionID, avp.OriginHost, avp.OriginRealm, avp.AuthApplicationID, avp.AuthRequestType} {
 		if find(req.AVP, code) == nil {
-			return finish(withError(s.answer(req, wire.ResultMissingAVP), "missing mandatory AVP", missing(code)), req)
+			return finish(withError(s.aaa(req, wire.ResultMissingAVP), "missing mandatory AVP", missing(code)), req)
 		}
 	}
 	artAVP := find(req.AVP, avp.AuthRequestType)
@@ -58,7 +66,7 @@ func (s *Server) serveAAR(req *diam.Message) *diam.Message {
 
 	if art == authorizeOnly {
 		if !known {
-			log.Info("authorization rejected: unknown user")
+			log.Debug("authorization rejected: unknown user")
 			return finish(withError(s.aaa(req, wire.ResultAuthorizationRejected), "unknown user", nil), req)
 		}
 	} else {
@@ -67,7 +75,7 @@ func (s *Server) serveAAR(req *diam.Message) *diam.Message {
 			return reject
 		}
 		if !ok {
-			log.Info("authentication rejected")
+			log.Debug("authentication rejected")
 			a := s.aaa(req, wire.ResultAuthenticationRejected)
 			a.NewAVP(avp.UserName, avp.Mbit, 0, datatype.UTF8String(name))
 			return finish(withError(a, "authentication rejected", nil), req)
@@ -84,6 +92,12 @@ func (s *Server) serveAAR(req *diam.Message) *diam.Message {
 	case errors.Is(err, errUserMismatch):
 		log.Warn("authorization rejected: session belongs to another user")
 		return finish(withError(s.aaa(req, wire.ResultAuthorizationRejected), "session belongs to another user", nil), req)
+	case errors.Is(err, errSessionEnded):
+		// A late copy of the AAR of a session its NAS has already ended
+		// (Session-Ids are never reused, RFC 6733 §8.8): opening it again
+		// would hold a second address until it times out.
+		log.Warn("authorization refused: session already ended by STR")
+		return finish(withError(s.aaa(req, wire.ResultUnableToComply), "session already ended", nil), req)
 	case errors.Is(err, errPoolExhausted):
 		log.Error("authorization failed: address pool exhausted")
 		return finish(withError(s.aaa(req, wire.ResultUnableToComply), "address pool exhausted", nil), req)
@@ -91,7 +105,7 @@ func (s *Server) serveAAR(req *diam.Message) *diam.Message {
 		log.Error("authorization failed", "err", err)
 		return finish(withError(s.aaa(req, wire.ResultUnableToComply), "session state not stored", nil), req)
 	}
-	log.Info("authorized", "addr", sess.Addr)
+	log.Debug("authorized", "addr", sess.Addr)
 	return finish(s.grant(req, sess, name), req)
 }
 

@@ -82,9 +82,9 @@ func withError(a *diam.Message, msg string, failed *diam.AVP) *diam.Message {
 }
 
 // missing is the Failed-AVP stand-in for an absent AVP (RFC 6733 §7.5):
-// the AVP's code with an empty payload.
+// the AVP's code with a zero payload of the minimum size of its type.
 func missing(code uint32) *diam.AVP {
-	return diam.NewAVP(code, avp.Mbit, 0, datatype.OctetString(""))
+	return diam.NewAVP(code, avp.Mbit, 0, datatype.OctetString(dictionary.Kind(code, 0).ZeroPayload()))
 }
 
 // finish appends the request's Proxy-Info AVPs to the answer (RFC 6733

@@ -17,7 +17,8 @@ type Config struct {
 	// UsersFile is the users file (format in users.go). Empty is allowed
 	// only in lab mode, which then serves the single user demo/demo.
 	UsersFile string `mapstructure:"users_file"`
-	// Lab enables the demo user when UsersFile is empty.
+	// Lab enables the demo user demo/demo when UsersFile is empty: for a
+	// lab only. Default false; the agent warns at start when it is on.
 	Lab bool `mapstructure:"lab"`
 	// Pool is the IPv4 prefix Framed-IP-Address values are allocated from;
 	// its network and broadcast addresses are never handed out (except in
@@ -40,14 +41,13 @@ type Config struct {
 	AnswerTimeout time.Duration `mapstructure:"answer_timeout"`
 }
 
-// DefaultConfig returns lab-mode defaults: state in ./data/aaa, the demo
-// user, pool 10.45.0.0/16, sessions of at most 24 h re-authorized every
-// hour with a 5 min grace period, no Framed-MTU, expiry checked every
-// second, 10 s to wait for ASA/RAA.
+// DefaultConfig returns the defaults: state in ./data/aaa, lab mode off
+// (UsersFile must then be set), pool 10.45.0.0/16, sessions of at most
+// 24 h re-authorized every hour with a 5 min grace period, no Framed-MTU,
+// expiry checked every second, 10 s to wait for ASA/RAA.
 func DefaultConfig() Config {
 	return Config{
 		DataDir:               "data/aaa",
-		Lab:                   true,
 		Pool:                  "10.45.0.0/16",
 		SessionTimeout:        24 * time.Hour,
 		AuthorizationLifetime: time.Hour,

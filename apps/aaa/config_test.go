@@ -14,9 +14,10 @@ func TestConfigValidate(t *testing.T) {
 		mod     func(*Config)
 		wantErr string
 	}{
-		{"defaults", func(*Config) {}, ""},
+		{"users file", func(*Config) {}, ""},
+		{"lab without users file", func(c *Config) { c.UsersFile = ""; c.Lab = true }, ""},
+		{"defaults need a users file", func(c *Config) { c.UsersFile = "" }, "aaa.users_file"},
 		{"no data dir", func(c *Config) { c.DataDir = "" }, "aaa.data_dir"},
-		{"no users outside lab", func(c *Config) { c.Lab = false }, "aaa.users_file"},
 		{"bad pool", func(c *Config) { c.Pool = "10.0.0.0" }, "aaa.pool"},
 		{"ipv6 pool", func(c *Config) { c.Pool = "2001:db8::/64" }, "aaa.pool"},
 		{"negative timeout", func(c *Config) { c.SessionTimeout = -time.Second }, "aaa.session_timeout"},
@@ -28,6 +29,7 @@ func TestConfigValidate(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := DefaultConfig()
+			c.UsersFile = "users" // Validate does not read it
 			tt.mod(&c)
 			err := c.Validate()
 			if tt.wantErr == "" {

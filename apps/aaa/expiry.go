@@ -47,7 +47,7 @@ func (s *Server) expire(now time.Time) int {
 		}
 		if got != nil {
 			n++
-			s.log.Info("session expired", "session", sess.ID, "user", sess.User, "addr", sess.Addr)
+			s.log.Debug("session expired", "session", sess.ID, "user", sess.User, "addr", sess.Addr)
 		}
 	}
 	return n

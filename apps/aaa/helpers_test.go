@@ -38,6 +38,7 @@ const (
 func testConfig(t testing.TB) Config {
 	t.Helper()
 	cfg := DefaultConfig()
+	cfg.Lab = true
 	cfg.DataDir = filepath.Join(t.TempDir(), "aaa")
 	cfg.Pool = "10.9.0.0/24"
 	cfg.ExpiryInterval = 20 * time.Millisecond

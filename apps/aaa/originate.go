@@ -71,13 +71,21 @@ func (s *Server) originate(sessionID string, code uint32, name string) error {
 		log.Warn("no answer")
 		return fmt.Errorf("aaa: %s for session %q: no answer within %v", name, sess.ID, s.cfg.AnswerTimeout)
 	}
-	log.Info("answered", "result", rc)
+	log.Debug("answered", "result", rc)
 	switch {
 	case rc == wire.ResultSuccess && code == cmdAbortSession, rc == wire.ResultUnknownSessionID:
-		if _, err := s.release(sess.ID, nil); err != nil {
+		var err error
+		if rc == wire.ResultSuccess {
+			// The NAS ends the session and sends an STR (RFC 6733
+			// §8.5.1): answered 2001, like the STR of a session it ended.
+			_, err = s.terminate(sess.ID)
+		} else {
+			_, err = s.release(sess.ID, nil)
+		}
+		if err != nil {
 			return fmt.Errorf("aaa: release session %q: %w", sess.ID, err)
 		}
-		log.Info("session released", "addr", sess.Addr)
+		log.Debug("session released", "addr", sess.Addr)
 		if rc != wire.ResultSuccess {
 			return fmt.Errorf("aaa: %s for session %q answered %d", name, sess.ID, rc)
 		}

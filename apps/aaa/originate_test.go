@@ -64,6 +64,10 @@ func TestAbortAndReAuth(t *testing.T) {
 		if _, ok := a.srv.Session("s;asr"); ok {
 			t.Error("session kept after ASA 2001")
 		}
+		// The NAS then sends its STR (RFC 6733 §8.5.1).
+		if sta := n.call(t, n.str("s;asr")); resultOf(sta) != 2001 || str(find(sta.AVP, avp.UserName)) != LabUser {
+			t.Errorf("STR after ASA 2001: %s, want 2001 with User-Name", describe(sta))
+		}
 	})
 	t.Run("ASR refused keeps the session", func(t *testing.T) {
 		open("s;asr;busy")

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"os/signal"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -68,11 +69,62 @@ func TestHelperProcess(t *testing.T) {
 		t.Skip("helper process only")
 	}
 	cfg := DefaultConfig()
+	cfg.Lab = true
 	cfg.DataDir = dir
 	cfg.Pool = "10.8.0.0/16"
 	a := startAgent(t, cfg, "127.0.0.1:0")
+	term := make(chan os.Signal, 1)
+	signal.Notify(term, syscall.SIGTERM)
 	fmt.Printf("ADDR %s\n", a.addr())
-	select {} // until killed
+	<-term // SIGTERM: a clean stop, as the agent does; SIGKILL: none
+	a.stop(t)
+	os.Exit(0)
+}
+
+// helper is a TestHelperProcess child.
+type helper struct {
+	cmd  *exec.Cmd
+	addr string
+}
+
+func startHelper(t *testing.T, dir string) *helper {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$")
+	cmd.Env = append(os.Environ(), helperEnv+"="+dir)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	sc := bufio.NewScanner(out)
+	h := &helper{cmd: cmd}
+	for sc.Scan() {
+		if a, ok := strings.CutPrefix(sc.Text(), "ADDR "); ok {
+			h.addr = a
+			break
+		}
+	}
+	if h.addr == "" {
+		t.Fatal("helper did not start")
+	}
+	go func() {
+		for sc.Scan() {
+		}
+	}()
+	return h
+}
+
+// signal sends sig and waits for the helper to end.
+func (h *helper) signal(t *testing.T, sig syscall.Signal) {
+	t.Helper()
+	if err := h.cmd.Process.Signal(sig); err != nil {
+		t.Fatal(err)
+	}
+	h.cmd.Wait()
 }
 
 func TestCrashKeepsAnswered(t *testing.T) {
@@ -165,6 +217,7 @@ func TestCrashKeepsAnswered(t *testing.T) {
 	cmd.Wait()
 
 	cfg := DefaultConfig()
+	cfg.Lab = true
 	cfg.DataDir = dir
 	cfg.Pool = "10.8.0.0/16"
 	srv, err := New(cfg, Identity{OriginHost: draHost, OriginRealm: draRealm}, nil, testLogger(t))

@@ -55,6 +55,8 @@ type Server struct {
 	db   *memdb.MemDB
 	pool *pool
 	wal  *wal
+	// ended holds the sessions ended by STR, for retransmissions.
+	ended endedSet
 
 	now    func() time.Time
 	stop   chan struct{}
@@ -95,7 +97,7 @@ func New(cfg Config, id Identity, orig Originator, log *slog.Logger) (*Server, e
 	if err != nil {
 		return nil, fmt.Errorf("aaa: session table: %w", err)
 	}
-	w, live, err := openWAL(cfg.DataDir, log)
+	w, live, ended, err := openWAL(cfg.DataDir, log)
 	if err != nil {
 		return nil, err
 	}
@@ -110,7 +112,7 @@ func New(cfg Config, id Identity, orig Originator, log *slog.Logger) (*Server, e
 	txn.Commit()
 	s := &Server{
 		cfg: cfg, id: id, orig: orig, log: log, users: users,
-		db: db, pool: newPoolWith(prefix, live), wal: w,
+		db: db, pool: newPoolWith(prefix, live), wal: w, ended: ended,
 		now: time.Now, stop: make(chan struct{}),
 	}
 	log.Info("aaa started", "sessions", len(live), "users", users.Len(), "pool", prefix.String())
@@ -160,6 +162,9 @@ func (s *Server) ServeDiameter(ctx context.Context, r *routing.Request) (routing
 	code := r.Msg.Code()
 	if code != cmdAA && code != cmdSessionTermination {
 		return s.wireError(r.Msg, wire.ResultCommandUnsupported, "command not supported by NASREQ", nil), nil
+	}
+	if ans := apps.CheckRequest(r.Msg, dictionary, s.id); ans != nil {
+		return ans, nil
 	}
 	m, err := decode(r.Msg)
 	if err != nil {
@@ -226,6 +231,11 @@ func (s *Server) authorize(id, userName, nasHost, nasRealm string) (*Session, er
 	var ns *Session
 	var undo func(*memdb.Txn)
 	fresh := false // ns holds a newly allocated address
+	if _, ok := s.ended.get(id, now.UnixNano()); ok {
+		txn.Abort()
+		s.mu.Unlock()
+		return nil, errSessionEnded
+	}
 	if old := getSession(txn, id); old != nil {
 		if old.User != userName {
 			txn.Abort()
@@ -273,13 +283,27 @@ func (s *Server) authorize(id, userName, nasHost, nasRealm string) (*Session, er
 	return ns, nil
 }
 
-var errUserMismatch = errors.New("aaa: session belongs to another user")
+var (
+	errUserMismatch = errors.New("aaa: session belongs to another user")
+	errSessionEnded = errors.New("aaa: session ended by STR")
+)
 
 // release removes a session and frees its address once the removal is
 // durable. It returns the removed session, or nil if there was none. When
 // only is non-nil, the session is removed only if it is still that
 // version.
 func (s *Server) release(id string, only *Session) (*Session, error) {
+	return s.remove(id, only, false)
+}
+
+// terminate is release for a session its NAS ended (an STR, or an ASR the
+// NAS accepted): the session is remembered as ended, with the STA's
+// User-Name, in the same log record (ended.go).
+func (s *Server) terminate(id string) (*Session, error) {
+	return s.remove(id, nil, true)
+}
+
+func (s *Server) remove(id string, only *Session, str bool) (*Session, error) {
 	s.mu.Lock()
 	txn := s.db.Txn(true)
 	cur := getSession(txn, id)
@@ -295,7 +319,14 @@ func (s *Server) release(id string, only *Session) (*Session, error) {
 	}
 	txn.Commit()
 	s.pool.free(cur.Addr)
-	c := s.wal.del(id)
+	var c *commit
+	if str {
+		at := s.now().UnixNano()
+		c = s.wal.end(id, cur.User, at)
+		s.ended.add(id, cur.User, at, c)
+	} else {
+		c = s.wal.del(id)
+	}
 	s.mu.Unlock()
 	if err := c.wait(); err != nil {
 		return nil, err

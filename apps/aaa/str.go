@@ -18,16 +18,34 @@ func (s *Server) serveSTR(req *diam.Message) *diam.Message {
 	}
 	sid := str(find(req.AVP, avp.SessionID))
 	cause, _ := u32(find(req.AVP, avp.TerminationCause))
-	sess, err := s.release(sid, nil)
+	sess, err := s.terminate(sid)
 	if err != nil {
 		s.log.Error("session termination not stored", "session", sid, "err", err)
 		return finish(withError(s.answer(req, wire.ResultUnableToComply), "session state not stored", nil), req)
 	}
 	if sess == nil {
-		return finish(withError(s.answer(req, wire.ResultUnknownSessionID), "unknown session", nil), req)
+		// A retransmission of the STR that ended it gets the same STA,
+		// once that end is durable.
+		s.mu.Lock()
+		e, ok := s.ended.get(sid, s.now().UnixNano())
+		s.mu.Unlock()
+		if !ok {
+			return finish(withError(s.answer(req, wire.ResultUnknownSessionID), "unknown session", nil), req)
+		}
+		if e.c != nil {
+			if err := e.c.wait(); err != nil {
+				return finish(withError(s.answer(req, wire.ResultUnableToComply), "session state not stored", nil), req)
+			}
+		}
+		return s.sta(req, e.User)
 	}
-	s.log.Info("session terminated", "session", sid, "user", sess.User, "addr", sess.Addr, "cause", cause)
+	s.log.Debug("session terminated", "session", sid, "user", sess.User, "addr", sess.Addr, "cause", cause)
+	return s.sta(req, sess.User)
+}
+
+// sta is the successful STA for a session of user.
+func (s *Server) sta(req *diam.Message, user string) *diam.Message {
 	a := s.answer(req, wire.ResultSuccess)
-	a.NewAVP(avp.UserName, avp.Mbit, 0, datatype.UTF8String(sess.User))
+	a.NewAVP(avp.UserName, avp.Mbit, 0, datatype.UTF8String(user))
 	return finish(a, req)
 }

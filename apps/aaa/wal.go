@@ -12,6 +12,9 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
+
+	"github.com/dra-project/dra/apps"
 )
 
 // walName is the session log in the data directory.
@@ -26,12 +29,15 @@ var (
 )
 
 // record is one session log entry: a session stored (put) or released
-// (del). On disk each is a 4-byte big-endian length, a 4-byte CRC-32C of
-// the payload, and the JSON payload.
+// (del). A release by STR also carries the STA's User-Name and when the
+// session ended (ended.go). On disk each is a 4-byte big-endian length, a
+// 4-byte CRC-32C of the payload, and the JSON payload.
 type record struct {
 	Op      string   `json:"op"`
 	Session *Session `json:"s,omitempty"`
 	ID      string   `json:"id,omitempty"`
+	User    string   `json:"user,omitempty"`
+	At      int64    `json:"at,omitempty"`
 }
 
 const (
@@ -75,29 +81,32 @@ type wal struct {
 	// Owned by the writer goroutine.
 	f       *os.File
 	live    map[string]*Session
+	ended   endedSet
 	written int // records in the file
 }
 
 // openWAL replays the log in dir, rewrites it as a snapshot and starts the
-// writer. It returns the live sessions.
-func openWAL(dir string, log *slog.Logger) (*wal, map[string]*Session, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, nil, fmt.Errorf("aaa: data dir: %w", err)
+// writer. It returns the live sessions and those ended by STR.
+func openWAL(dir string, log *slog.Logger) (*wal, map[string]*Session, endedSet, error) {
+	if err := apps.PrivateDir(dir, log); err != nil {
+		return nil, nil, endedSet{}, fmt.Errorf("aaa: %w", err)
 	}
-	live, err := replay(filepath.Join(dir, walName), log)
+	live, ended, err := replay(filepath.Join(dir, walName), log)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, endedSet{}, err
 	}
-	w := &wal{dir: dir, log: log, cur: newCommit(), wake: make(chan struct{}, 1), done: make(chan struct{}), live: live}
+	w := &wal{dir: dir, log: log, cur: newCommit(), wake: make(chan struct{}, 1), done: make(chan struct{}), live: live, ended: ended}
 	if err := w.compact(); err != nil {
-		return nil, nil, err
+		return nil, nil, endedSet{}, err
 	}
 	out := make(map[string]*Session, len(live))
 	for k, v := range live {
 		out[k] = v
 	}
+	var outEnded endedSet
+	ended.each(func(id string, s endedSession) { outEnded.add(id, s.User, s.At, nil) })
 	go w.run()
-	return w, out, nil
+	return w, out, outEnded, nil
 }
 
 // replay reads the log. A torn tail (the last write, never acknowledged:
@@ -106,14 +115,15 @@ func openWAL(dir string, log *slog.Logger) (*wal, map[string]*Session, error) {
 // it is corruption in the middle of the log: replay refuses it rather than
 // drop the sessions that follow (their addresses would be handed out
 // again), and leaves the file for the operator.
-func replay(path string, log *slog.Logger) (map[string]*Session, error) {
+func replay(path string, log *slog.Logger) (map[string]*Session, endedSet, error) {
 	live := map[string]*Session{}
+	var ended endedSet
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return live, nil
+		return live, ended, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("aaa: session log: %w", err)
+		return nil, ended, fmt.Errorf("aaa: session log: %w", err)
 	}
 	r := bytes.NewReader(data)
 	n := 0
@@ -125,7 +135,7 @@ func replay(path string, log *slog.Logger) (map[string]*Session, error) {
 		}
 		if err != nil {
 			if rest := data[off:]; !tornTail(rest) {
-				return nil, fmt.Errorf("aaa: session log %s: record %d at offset %d: %w, and %d bytes follow: the log is corrupt in the middle; refusing to start rather than lose the sessions after it (move the file aside to start without them)",
+				return nil, ended, fmt.Errorf("aaa: session log %s: record %d at offset %d: %w, and %d bytes follow: the log is corrupt in the middle; refusing to start rather than lose the sessions after it (move the file aside to start without them)",
 					path, n+1, off, err, len(rest))
 			}
 			log.Warn("session log: ignoring torn tail", "records", n, "err", err, "bytes", len(data)-off)
@@ -137,9 +147,14 @@ func replay(path string, log *slog.Logger) (map[string]*Session, error) {
 			live[rec.Session.ID] = rec.Session
 		case opDel:
 			delete(live, rec.ID)
+			if rec.User != "" {
+				ended.add(rec.ID, rec.User, rec.At, nil)
+			}
 		}
 	}
-	return live, nil
+	ended.prune(time.Now().UnixNano()) // those ended longer ago than endedTTL
+
+	return live, ended, nil
 }
 
 // tornTail reports whether rest, the log from a record that failed to
@@ -210,6 +225,11 @@ func (w *wal) put(s *Session) *commit { return w.add(record{Op: opPut, Session: 
 // del logs a released session.
 func (w *wal) del(id string) *commit { return w.add(record{Op: opDel, ID: id}) }
 
+// end logs a session released by STR, whose STA carried user, at at.
+func (w *wal) end(id, user string, at int64) *commit {
+	return w.add(record{Op: opDel, ID: id, User: user, At: at})
+}
+
 // add queues rec in the next batch and returns that batch's commit. Calls
 // are logged in the order they are made.
 func (w *wal) add(rec record) *commit {
@@ -275,10 +295,14 @@ func (w *wal) write(buf []byte, recs []record) error {
 			w.live[r.Session.ID] = r.Session
 		} else {
 			delete(w.live, r.ID)
+			if r.User != "" {
+				w.ended.add(r.ID, r.User, r.At, nil)
+			}
 		}
 	}
+	w.ended.prune(time.Now().UnixNano())
 	w.written += len(recs)
-	if w.written > 4*len(w.live)+4096 {
+	if w.written > 4*(len(w.live)+len(w.ended.m))+4096 {
 		return w.compact()
 	}
 	return nil
@@ -293,6 +317,10 @@ func (w *wal) compact() error {
 	for _, s := range w.live {
 		b = appendRecord(b, record{Op: opPut, Session: s})
 	}
+	w.ended.prune(time.Now().UnixNano())
+	w.ended.each(func(id string, s endedSession) {
+		b = appendRecord(b, record{Op: opDel, ID: id, User: s.User, At: s.At})
+	})
 	if err := writeSynced(tmp, b); err != nil {
 		return err
 	}
@@ -302,19 +330,19 @@ func (w *wal) compact() error {
 	if err := syncDir(w.dir); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0o600)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, apps.FileMode)
 	if err != nil {
 		return fmt.Errorf("aaa: session log: %w", err)
 	}
 	if w.f != nil {
 		w.f.Close()
 	}
-	w.f, w.written = f, len(w.live)
+	w.f, w.written = f, len(w.live)+len(w.ended.m)
 	return nil
 }
 
 func writeSynced(path string, b []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, apps.FileMode)
 	if err != nil {
 		return fmt.Errorf("aaa: session log: %w", err)
 	}

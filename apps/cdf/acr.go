@@ -10,7 +10,15 @@ import (
 	"github.com/fiorix/go-diameter/v4/diam"
 	"github.com/fiorix/go-diameter/v4/diam/avp"
 	"github.com/fiorix/go-diameter/v4/diam/datatype"
+
+	"github.com/dra-project/dra/internal/avpdict"
 )
+
+// dictionary is what the CDF knows of AVPs: every AVP of go-diameter's
+// dictionary, since an ACR (3GPP Rf included) may carry any of them and
+// the CDF journals them all. A request holding another AVP with the M bit
+// is answered 5001, an AVP of the wrong size 5014 (apps.CheckRequest).
+var dictionary = avpdict.Default
 
 // acrError is a request the CDF refuses: the Result-Code and, for 5004 and
 // 5005, the AVP for Failed-AVP.

@@ -28,6 +28,9 @@
 // Acct-Application-Id (top level or inside Vendor-Specific-Application-Id)
 // is answered 5005 with Failed-AVP; a value of the wrong type or an
 // Accounting-Record-Type outside 1..4 is answered 5004 with Failed-AVP;
+// an AVP the dictionary does not know that has the M bit 5001, and a
+// malformed AVP inside a Grouped one or of the wrong size for its type
+// 5014, both with Failed-AVP (apps.CheckRequest);
 // other commands 3001; a journal that cannot be written 4002
 // DIAMETER_OUT_OF_SPACE.
 //

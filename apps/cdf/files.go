@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/dra-project/dra/apps"
 )
 
 // Journal file naming: cdr-<sequence, 8+ decimal digits>.jsonl, plus the
@@ -84,7 +86,7 @@ func readSeq(dir string) (uint64, error) {
 // writeSeq durably records seq in dir's sequence file.
 func writeSeq(dir string, seq uint64) error {
 	tmp := filepath.Join(dir, seqFile+".tmp")
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, apps.FileMode)
 	if err != nil {
 		return fmt.Errorf("cdf: write %s: %w", seqFile, err)
 	}

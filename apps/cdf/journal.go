@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/dra-project/dra/apps"
 )
 
 // errClosed is the error of appends after Close.
@@ -57,8 +59,8 @@ type journal struct {
 // newest file and opens a new file whose sequence follows every sequence
 // used before (files and the sequence file).
 func openJournal(dir string, rotateBytes int64, rotateAge time.Duration, log *slog.Logger) (*journal, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("cdf: create data dir: %w", err)
+	if err := apps.PrivateDir(dir, log); err != nil {
+		return nil, fmt.Errorf("cdf: %w", err)
 	}
 	fs, err := listFiles(dir)
 	if err != nil {
@@ -92,7 +94,7 @@ func (j *journal) openFile(seq uint64) error {
 	if err := writeSeq(j.dir, seq); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(filepath.Join(j.dir, fileName(seq)), os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o644)
+	f, err := os.OpenFile(filepath.Join(j.dir, fileName(seq)), os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, apps.FileMode)
 	if err != nil {
 		return fmt.Errorf("cdf: create journal file: %w", err)
 	}

@@ -196,7 +196,9 @@ func TestRecordFields(t *testing.T) {
 		with(avp.AcctInterimInterval, 0, datatype.Unsigned32(60)),
 		with(avp.Class, 0, datatype.OctetString("\x00\x01")),
 		with(avp.Class, 0, datatype.OctetString("\x02")),
-		with(873, 10415, datatype.OctetString("\xab")),
+		// Service-Information (Grouped, 3GPP Rf) holding a vendor AVP the
+		// dictionary does not know, without the M bit.
+		with(873, 10415, datatype.OctetString("\x00\x00\x03\xe7\x80\x00\x00\x0d\x00\x00\x28\xaf\xab")),
 	))
 	s.Close()
 	rs := readAll(t, cfg.DataDir)
@@ -212,7 +214,7 @@ func TestRecordFields(t *testing.T) {
 	want := map[string]any{
 		"avp_85":         json.Number("60"),
 		"avp_25":         []any{map[string]any{"hex": "0001"}, map[string]any{"hex": "02"}},
-		"avp_873_v10415": map[string]any{"hex": "ab"},
+		"avp_873_v10415": map[string]any{"hex": "000003e78000000d000028afab"},
 	}
 	if !reflect.DeepEqual(r.AVPs, want) {
 		t.Errorf("AVPs %#v, want %#v", r.AVPs, want)

@@ -55,7 +55,7 @@ type Stats struct {
 	Written    atomic.Uint64 // CDRs made durable
 	Duplicates atomic.Uint64 // answered 2001 without a new CDR
 	Unknown    atomic.Uint64 // answered 5002
-	Invalid    atomic.Uint64 // answered 5004/5005/3001/5012
+	Invalid    atomic.Uint64 // answered 5001/5004/5005/5014/3001/5012
 	Failed     atomic.Uint64 // journal failures answered 4002
 	Released   atomic.Uint64 // sessions released by timeout
 }
@@ -179,6 +179,10 @@ func (s *Server) ServeDiameter(ctx context.Context, r *routing.Request) (routing
 	if r.Msg.Code() != diam.Accounting || !r.Msg.IsRequest() {
 		s.stats.Invalid.Add(1)
 		return s.wireError(r.Msg, wire.ResultCommandUnsupported, "command "+strconv.Itoa(int(r.Msg.Code()))+" is not served by the CDF"), nil
+	}
+	if ans := apps.CheckRequest(r.Msg, dictionary, s.id); ans != nil {
+		s.stats.Invalid.Add(1)
+		return ans, nil
 	}
 	m, err := decode(r.Msg)
 	if err != nil {

@@ -136,6 +136,47 @@ func (s *Server) validUntil(res []msccAnswer) int64 {
 	return 0
 }
 
+// seen answers a request whose CC-Request-Number the session has already
+// reached (called with the account locked): the retransmission of the
+// last request gets that request's answer, once durable; an earlier number
+// gets 5012 DIAMETER_UNABLE_TO_COMPLY and changes nothing. dup is false for
+// a new number.
+//
+// RFC 4006 §5.1 numbers a session's requests 0, 1, 2... and makes the pair
+// Session-Id, CC-Request-Number the identity of one request: a number below
+// the last one answered is a late copy of a request the client has had
+// answered (or has given up on; it sends request n+1 only after the answer
+// or the failure handling of request n). Serving it again would charge
+// its Used-Service-Unit twice and move the session back; its answer is no
+// longer kept (only the last one is, durably, with the session), so it is
+// refused. 5012 rather than 5004 DIAMETER_INVALID_AVP_VALUE: the number was
+// valid when first sent, and nothing in the request is malformed; both are
+// permanent failures, so a client does not retry it. The answer echoes the
+// CC-Request-Number so that the client can match it.
+func (s *Server) seen(ss *session, req *ccr) (ans []byte, c *commit, dup bool, err error) {
+	if req.reqNum > ss.st.LastNum {
+		return nil, nil, false, nil
+	}
+	if req.reqNum == ss.st.LastNum && ss.st.Ans != nil {
+		return resend(ss.st.Ans, req.msg), ss.pending, true, nil
+	}
+	s.log.Debug("ocs: CC-Request-Number already answered; refused", "session", req.sid, "number", req.reqNum, "last", ss.st.LastNum)
+	ans, err = s.failAnswer(req.msg, &failure{code: wire.ResultUnableToComply,
+		msg: fmt.Sprintf("CC-Request-Number %d already answered (last %d)", req.reqNum, ss.st.LastNum)})
+	return ans, nil, true, err
+}
+
+// durable returns ans once commit c (if any) succeeded: a retransmission
+// is not answered before the answer it repeats is durable.
+func durable(ans []byte, c *commit) ([]byte, error) {
+	if c != nil {
+		if err := c.wait(); err != nil {
+			return nil, err
+		}
+	}
+	return ans, nil
+}
+
 // initial opens a session (CCR-I).
 func (s *Server) initial(req *ccr) ([]byte, error) {
 	a := s.lookup(*req.sub)
@@ -143,19 +184,23 @@ func (s *Server) initial(req *ccr) ([]byte, error) {
 		return s.failAnswer(req.msg, &failure{code: resultUserUnknown, msg: "unknown subscriber"})
 	}
 	a.mu.Lock()
-	if a.st.Blocked {
-		a.mu.Unlock()
-		return s.failAnswer(req.msg, &failure{code: resultEndUserServiceDenied, msg: "account blocked"})
-	}
 	s.mu.RLock()
 	other := s.sessions[req.sid]
 	s.mu.RUnlock()
 	if other == a {
-		if ss := a.sessions[req.sid]; ss != nil && ss.st.LastNum == req.reqNum && ss.lastAnswer != nil {
-			b := resend(ss.lastAnswer, req.msg)
-			a.mu.Unlock()
-			return b, nil
+		if ss := a.sessions[req.sid]; ss != nil {
+			if ans, c, dup, err := s.seen(ss, req); dup || err != nil {
+				a.mu.Unlock()
+				if err != nil {
+					return nil, err
+				}
+				return durable(ans, c)
+			}
 		}
+	}
+	if a.st.Blocked {
+		a.mu.Unlock()
+		return s.failAnswer(req.msg, &failure{code: resultEndUserServiceDenied, msg: "account blocked"})
 	}
 	if other != nil {
 		a.mu.Unlock()
@@ -175,19 +220,27 @@ func (s *Server) initial(req *ccr) ([]byte, error) {
 		a.mu.Unlock()
 		return nil, fmt.Errorf("ocs: encode CCA: %w", err)
 	}
-	ss.lastAnswer = ans
+	ss.st.Ans = ans
 	a.sessions[req.sid] = ss
 	s.mu.Lock()
 	s.sessions[req.sid] = a
 	s.mu.Unlock()
 	acct, sess := a.st, ss.st
 	sess.Res = append([]resState(nil), ss.st.Res...)
-	done := s.wal.append(&record{Acct: &acct, Sess: &sess})
+	ss.pending = s.wal.append(&record{Acct: &acct, Sess: &sess})
+	c := ss.pending
 	a.mu.Unlock()
-	if err := <-done; err != nil {
-		return nil, err
+	return durable(ans, c)
+}
+
+// ended answers a CCR-U or CCR-T for a session that is not open: the
+// retransmission of the CCR-T that ended it gets that CCR-T's answer;
+// anything else 5002.
+func (s *Server) ended(req *ccr) ([]byte, error) {
+	if ans, c := s.done.get(req.sid, req.reqNum, s.now()); ans != nil {
+		return durable(resend(ans, req.msg), c)
 	}
-	return ans, nil
+	return s.failAnswer(req.msg, &failure{code: wire.ResultUnknownSessionID, msg: "unknown session"})
 }
 
 // update serves CCR-U and CCR-T.
@@ -196,64 +249,63 @@ func (s *Server) update(req *ccr) ([]byte, error) {
 	a := s.sessions[req.sid]
 	s.mu.RUnlock()
 	if a == nil {
-		if ans := s.done.get(req.sid, req.reqNum, s.now()); ans != nil {
-			return resend(ans, req.msg), nil // a resent CCR-T
-		}
-		return s.failAnswer(req.msg, &failure{code: wire.ResultUnknownSessionID, msg: "unknown session"})
+		return s.ended(req)
 	}
 	a.mu.Lock()
 	ss := a.sessions[req.sid]
 	if ss == nil {
 		a.mu.Unlock()
-		if ans := s.done.get(req.sid, req.reqNum, s.now()); ans != nil {
-			return resend(ans, req.msg), nil
-		}
-		return s.failAnswer(req.msg, &failure{code: wire.ResultUnknownSessionID, msg: "unknown session"})
+		return s.ended(req)
 	}
-	if ss.st.LastNum == req.reqNum && ss.lastAnswer != nil {
-		b := resend(ss.lastAnswer, req.msg)
+	if ans, c, dup, err := s.seen(ss, req); dup || err != nil {
 		a.mu.Unlock()
-		return b, nil
+		if err != nil {
+			return nil, err
+		}
+		return durable(ans, c)
 	}
 	term := req.reqType == requestTermination
+	now := s.now()
 	ss.st.LastNum = req.reqNum
-	ss.st.LastSeen = s.now().UnixNano()
+	ss.st.LastSeen = now.UnixNano()
 	ss.rarSent = false
 	reqs, single := msccOf(req)
 	res := s.processMSCC(a, &ss.st, reqs, term, a.st.Blocked)
-	rec := &record{}
 	if term {
 		releaseAll(a, &ss.st)
-		delete(a.sessions, req.sid)
-		s.mu.Lock()
-		delete(s.sessions, req.sid)
-		s.mu.Unlock()
-		rec.Del = req.sid
-	} else {
-		if vu := s.validUntil(res); vu != 0 {
-			ss.st.ValidUntil = vu
-		}
-		sess := ss.st
-		sess.Res = append([]resState(nil), ss.st.Res...)
-		rec.Sess = &sess
+	} else if vu := s.validUntil(res); vu != 0 {
+		ss.st.ValidUntil = vu
 	}
 	ans, err := s.answerCCA(req, res, single)
 	if err != nil {
 		a.mu.Unlock()
 		return nil, fmt.Errorf("ocs: encode CCA: %w", err)
 	}
-	ss.lastAnswer = ans
 	acct := a.st
-	rec.Acct = &acct
-	done := s.wal.append(rec)
-	a.mu.Unlock()
-	if err := <-done; err != nil {
-		return nil, err
-	}
+	rec := &record{Acct: &acct}
 	if term {
-		s.done.put(req.sid, req.reqNum, ans, s.now())
+		// The session goes and its CCR-T's answer stays, in one record;
+		// the answer is findable before the session is gone, so that a
+		// concurrent retransmission sees one or the other.
+		rec.Del = req.sid
+		rec.Done = &doneState{Sid: req.sid, Num: req.reqNum, Ans: ans, At: now.UnixNano()}
+		c := s.wal.append(rec)
+		s.done.put(req.sid, req.reqNum, ans, now, c)
+		delete(a.sessions, req.sid)
+		s.mu.Lock()
+		delete(s.sessions, req.sid)
+		s.mu.Unlock()
+		a.mu.Unlock()
+		return durable(ans, c)
 	}
-	return ans, nil
+	ss.st.Ans = ans
+	sess := ss.st
+	sess.Res = append([]resState(nil), ss.st.Res...)
+	rec.Sess = &sess
+	ss.pending = s.wal.append(rec)
+	c := ss.pending
+	a.mu.Unlock()
+	return durable(ans, c)
 }
 
 // resend copies a cached answer for a retransmitted request, with the

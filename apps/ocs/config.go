@@ -53,7 +53,9 @@ type Config struct {
 	// missing. Required.
 	DataDir string `mapstructure:"data_dir"`
 	// LabMode creates an unknown subscriber with StartingBalance instead
-	// of answering 5030 DIAMETER_USER_UNKNOWN. Default true.
+	// of answering 5030 DIAMETER_USER_UNKNOWN: free credit for anyone who
+	// asks, for a lab only. Default false; the agent warns at start when
+	// it is on.
 	LabMode bool `mapstructure:"lab_mode"`
 	// StartingBalance of accounts created in lab mode. Default 3600 s,
 	// 1 GiB, 100 units.
@@ -103,13 +105,13 @@ type Config struct {
 	SnapshotRecords int `mapstructure:"snapshot_records"`
 }
 
-// DefaultConfig returns the lab-mode defaults: unknown subscribers are
-// created with a starting balance, grants of 600 s / 10 MiB / 10 units,
+// DefaultConfig returns the defaults: unknown subscribers are refused
+// (lab mode off; StartingBalance applies only when it is turned on),
+// grants of 600 s / 10 MiB / 10 units,
 // Validity-Time 30 min, session timeout 1 h, final unit action terminate.
 // DataDir must still be set.
 func DefaultConfig() Config {
 	return Config{
-		LabMode:                      true,
 		StartingBalance:              Balance{Time: 3600, Octets: 1 << 30, Units: 100},
 		DefaultGrant:                 Balance{Time: 600, Octets: 10 << 20, Units: 10},
 		DefaultUnit:                  "octets",

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -37,13 +38,21 @@ func TestHelperProcess(t *testing.T) {
 	if dir == "" {
 		t.Skip("helper process for TestCrashRecovery")
 	}
-	st, err := startAgent(crashConfig(dir), quietLogger(os.Stderr), "127.0.0.1:0")
+	cfg := crashConfig(dir)
+	if os.Getenv(resendEnv) != "" {
+		cfg = resendConfig(dir)
+	}
+	st, err := startAgent(cfg, quietLogger(os.Stderr), "127.0.0.1:0")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	term := make(chan os.Signal, 1)
+	signal.Notify(term, syscall.SIGTERM)
 	fmt.Printf("ADDR %s\n", st.addr)
-	select {}
+	<-term // SIGTERM: a clean stop, as the agent does; SIGKILL: none
+	st.stop()
+	os.Exit(0)
 }
 
 // child is a running helper process.
@@ -52,10 +61,10 @@ type child struct {
 	addr string
 }
 
-func startChild(t *testing.T, dir string) *child {
+func startChild(t *testing.T, dir string, env ...string) *child {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$")
-	cmd.Env = append(os.Environ(), crashEnv+"="+dir)
+	cmd.Env = append(append(os.Environ(), crashEnv+"="+dir), env...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -83,9 +92,12 @@ func startChild(t *testing.T, dir string) *child {
 	}
 }
 
-func (c *child) kill(t *testing.T) {
+func (c *child) kill(t *testing.T) { c.signal(t, syscall.SIGKILL) }
+
+// signal sends sig and waits for the process to end.
+func (c *child) signal(t *testing.T, sig syscall.Signal) {
 	t.Helper()
-	if err := c.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+	if err := c.cmd.Process.Signal(sig); err != nil {
 		t.Fatal(err)
 	}
 	c.cmd.Wait()
@@ -106,7 +118,11 @@ func TestCrashRecovery(t *testing.T) {
 	}
 	dir := t.TempDir()
 	var answered, unanswered atomic.Uint64
+	run := 0
 	load := func(addr string, d time.Duration, kill func()) {
+		// Session-Ids unique across runs: the same one after the restart
+		// would be a retransmission, answered but not charged again.
+		run++
 		c, err := dialClient(addr, clientHost)
 		if err != nil {
 			t.Fatal(err)
@@ -123,7 +139,7 @@ func TestCrashRecovery(t *testing.T) {
 					default:
 					}
 					n := uint64(w + 1)
-					a, err := c.send(debitReq(fmt.Sprintf("s;crash;%d;%d", w, i), n), 2*time.Second)
+					a, err := c.send(debitReq(fmt.Sprintf("s;crash;%d;%d;%d", run, w, i), n), 2*time.Second)
 					if err != nil {
 						unanswered.Add(n)
 						return

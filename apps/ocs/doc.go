@@ -12,8 +12,15 @@
 // that it carries); an empty Requested-Service-Unit uses the rating group's
 // configured unit, else Config.DefaultUnit.
 //
+// Retransmissions. The answer to a session's last request, and to an EVENT
+// or CCR-T for doneTTL, is logged in the same record as the change it
+// answers, so that after a restart or a crash a resent request gets the
+// first answer and is not charged again; a CC-Request-Number below the last
+// one answered gets 5012 and changes nothing.
+//
 // Locks. Server.mu guards the account and session indexes; account.mu guards
 // one account's balances and its sessions. The order is account.mu, then
-// Server.mu (held briefly to update the session index), then wal.mu. No path
-// takes two account locks.
+// Server.mu (held briefly to update the session index), doneCache.mu or
+// wal.mu. No path takes two account locks. Snapshots are collected on their
+// own goroutine, one account lock at a time.
 package ocs

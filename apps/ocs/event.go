@@ -1,6 +1,8 @@
 package ocs
 
 import (
+	"fmt"
+
 	"github.com/fiorix/go-diameter/v4/diam"
 	"github.com/fiorix/go-diameter/v4/diam/avp"
 	"github.com/fiorix/go-diameter/v4/diam/datatype"
@@ -18,8 +20,8 @@ const (
 // price enquiry (Requested-Action; DIRECT_DEBITING when absent). The
 // amount is the top-level Requested-Service-Unit, or the first MSCC's.
 func (s *Server) event(req *ccr) ([]byte, error) {
-	if ans := s.done.get(req.sid, req.reqNum, s.now()); ans != nil {
-		return resend(ans, req.msg), nil
+	if ans, c := s.done.get(req.sid, req.reqNum, s.now()); ans != nil {
+		return durable(resend(ans, req.msg), c)
 	}
 	rsu, m := req.rsu, msccReq{}
 	if len(req.mscc) > 0 {
@@ -47,12 +49,18 @@ func (s *Server) event(req *ccr) ([]byte, error) {
 		return s.failAnswer(req.msg, &failure{code: resultUserUnknown, msg: "unknown subscriber"})
 	}
 	a.mu.Lock()
+	// Again under the account's lock: a retransmission that arrives while
+	// the first is being served must not be charged too.
+	if ans, c := s.done.get(req.sid, req.reqNum, s.now()); ans != nil {
+		a.mu.Unlock()
+		return durable(resend(ans, req.msg), c)
+	}
 	if a.st.Blocked {
 		a.mu.Unlock()
 		return s.failAnswer(req.msg, &failure{code: resultEndUserServiceDenied, msg: "account blocked"})
 	}
 	ans := s.newAnswer(req.msg, wire.ResultSuccess)
-	var done <-chan error
+	var rec *record // a balance change, logged with its answer
 	switch req.action {
 	case actionDirectDebiting:
 		if a.st.Avail[k] < amount {
@@ -63,12 +71,12 @@ func (s *Server) event(req *ccr) ([]byte, error) {
 		a.st.Used[k] += amount
 		ans.AddAVP(serviceUnitAVP(avp.GrantedServiceUnit, k, amount))
 		acct := a.st
-		done = s.wal.append(&record{Acct: &acct})
+		rec = &record{Acct: &acct}
 	case actionRefundAccount:
 		a.st.Avail[k] += amount
 		a.st.Used[k] -= min(a.st.Used[k], amount)
 		acct := a.st
-		done = s.wal.append(&record{Acct: &acct})
+		rec = &record{Acct: &acct}
 	case actionCheckBalance:
 		res := uint32(enoughCredit)
 		if a.st.Avail[k] < max(amount, 1) {
@@ -84,15 +92,23 @@ func (s *Server) event(req *ccr) ([]byte, error) {
 			diam.NewAVP(avp.CurrencyCode, avp.Mbit, 0, datatype.Unsigned32(s.cfg.CurrencyCode)),
 		}})
 	}
-	a.mu.Unlock()
-	if done != nil {
-		if err := <-done; err != nil {
-			return nil, err
-		}
-	}
 	b, err := finish(req.msg, ans)
-	if err == nil {
-		s.done.put(req.sid, req.reqNum, b, s.now())
+	if err != nil {
+		// Only a change already applied in memory can be left here; log it
+		// without an answer rather than lose it.
+		if rec != nil {
+			s.wal.append(rec)
+		}
+		a.mu.Unlock()
+		return nil, fmt.Errorf("ocs: encode CCA: %w", err)
 	}
-	return b, err
+	now := s.now()
+	var c *commit
+	if rec != nil {
+		rec.Done = &doneState{Sid: req.sid, Num: req.reqNum, Ans: b, At: now.UnixNano()}
+		c = s.wal.append(rec)
+	}
+	s.done.put(req.sid, req.reqNum, b, now, c)
+	a.mu.Unlock()
+	return durable(b, c)
 }

@@ -86,9 +86,10 @@ type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(b []byte) (int, error) { w.t.Log(string(b)); return len(b), nil }
 
-// testConfig is DefaultConfig on a fresh directory.
+// testConfig is DefaultConfig in lab mode on a fresh directory.
 func testConfig(t testing.TB) Config {
 	cfg := DefaultConfig()
+	cfg.LabMode = true
 	cfg.DataDir = t.TempDir()
 	return cfg
 }

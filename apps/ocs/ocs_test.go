@@ -517,15 +517,21 @@ func TestDoneCacheBounds(t *testing.T) {
 	var c doneCache
 	t0 := time.Unix(1000, 0)
 	for i := range doneMax + 10 {
-		c.put(fmt.Sprint(i), 0, []byte{byte(i)}, t0)
+		c.put(fmt.Sprint(i), 0, []byte{byte(i)}, t0, nil)
 	}
 	if len(c.m) != doneMax {
 		t.Errorf("%d entries, want at most %d", len(c.m), doneMax)
 	}
-	if c.get("0", 0, t0) != nil || c.get(fmt.Sprint(doneMax+9), 0, t0) == nil {
-		t.Error("the oldest entry should be gone and the newest kept")
+	if a, _ := c.get("0", 0, t0); a != nil {
+		t.Error("the oldest entry should be gone")
 	}
-	if c.get(fmt.Sprint(doneMax+9), 0, t0.Add(doneTTL+time.Second)) != nil {
+	if a, _ := c.get(fmt.Sprint(doneMax+9), 0, t0); a == nil {
+		t.Error("the newest entry should be kept")
+	}
+	if st := c.states(t0); len(st) != doneMax || st[0].Sid != "10" || st[len(st)-1].Sid != fmt.Sprint(doneMax+9) {
+		t.Errorf("states: %d entries, oldest first", len(st))
+	}
+	if a, _ := c.get(fmt.Sprint(doneMax+9), 0, t0.Add(doneTTL+time.Second)); a != nil {
 		t.Error("an entry older than doneTTL was returned")
 	}
 }

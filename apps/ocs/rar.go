@@ -58,7 +58,7 @@ func (s *Server) ReAuth(sessionID string) error {
 	}
 	s.orig.Originate(wire.Msg(b), func(ans wire.Msg) {
 		code := resultCodeOf(ans)
-		s.log.Info("ocs: RAA", "session", sessionID, "peer", host, "result", code)
+		s.log.Debug("ocs: RAA", "session", sessionID, "peer", host, "result", code)
 		if h := s.raaHook; h != nil {
 			h(sessionID, code)
 		}
@@ -108,7 +108,7 @@ func (s *Server) sweepOnce() {
 	var reauth []string
 	for _, a := range accts {
 		a.mu.Lock()
-		var done []<-chan error
+		var done []*commit
 		for id, ss := range a.sessions {
 			if now-ss.st.LastSeen > timeout {
 				releaseAll(a, &ss.st)
@@ -118,7 +118,7 @@ func (s *Server) sweepOnce() {
 				s.mu.Unlock()
 				acct := a.st
 				done = append(done, s.wal.append(&record{Acct: &acct, Del: id}))
-				s.log.Info("ocs: session timed out; reservations released", "session", id)
+				s.log.Debug("ocs: session timed out; reservations released", "session", id)
 				continue
 			}
 			if ss.st.ValidUntil != 0 && now > ss.st.ValidUntil && !ss.rarSent && s.orig != nil {
@@ -127,8 +127,8 @@ func (s *Server) sweepOnce() {
 			}
 		}
 		a.mu.Unlock()
-		for _, ch := range done {
-			if err := <-ch; err != nil {
+		for _, c := range done {
+			if err := c.wait(); err != nil {
 				s.log.Error("ocs: session release not durable", "err", err)
 			}
 		}

@@ -4,7 +4,17 @@ import (
 	"github.com/fiorix/go-diameter/v4/diam"
 	"github.com/fiorix/go-diameter/v4/diam/avp"
 	"github.com/fiorix/go-diameter/v4/diam/datatype"
+
+	"github.com/dra-project/dra/internal/avpdict"
 )
+
+// dictionary is what the OCS knows of AVPs: every AVP of go-diameter's
+// dictionary, not only credit control's (application 4), since Gy clients
+// also send AVPs defined elsewhere (Called-Station-Id of NASREQ, 3GPP
+// AVPs the dictionary places in other applications) which the OCS may
+// ignore but does not refuse. A request holding another AVP with the M
+// bit is answered 5001, an AVP of the wrong size 5014 (apps.CheckRequest).
+var dictionary = avpdict.Default
 
 // CC-Request-Type values (RFC 4006 §8.3).
 const (

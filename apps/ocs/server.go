@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"slices"
 	"sync"
 	"time"
@@ -63,7 +62,7 @@ func New(cfg Config, id Identity, orig Originator, log *slog.Logger) (*Server, e
 	if log == nil {
 		log = slog.Default()
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+	if err := apps.PrivateDir(cfg.DataDir, log); err != nil {
 		return nil, fmt.Errorf("ocs: %w", err)
 	}
 	s := &Server{cfg: cfg, id: id, orig: orig, log: log.With("app", "ocs"), now: time.Now,
@@ -84,6 +83,9 @@ func New(cfg Config, id Identity, orig Originator, log *slog.Logger) (*Server, e
 		a.sessions[ss.ID] = &session{st: ss}
 		s.sessions[ss.ID] = a
 	}
+	for _, d := range st.Done {
+		s.done.put(d.Sid, d.Num, d.Ans, time.Unix(0, d.At), nil)
+	}
 	for _, ac := range cfg.Accounts {
 		t := subscriptionTypes[ac.Type]
 		k := accountKey(t, ac.Data)
@@ -99,6 +101,10 @@ func New(cfg Config, id Identity, orig Originator, log *slog.Logger) (*Server, e
 		return nil, err
 	}
 	s.log.Info("ocs: state recovered", "accounts", len(s.accounts), "sessions", len(s.sessions), "seq", st.Seq)
+	if cfg.LabMode {
+		s.log.Warn("ocs: lab mode: unknown subscribers get a starting balance (free credit); never in production",
+			"starting_balance", cfg.StartingBalance)
+	}
 	s.wg.Add(1)
 	go s.sweep()
 	return s, nil
@@ -123,6 +129,9 @@ func (s *Server) collect(seq uint64) *snapshot {
 		}
 		a.mu.Unlock()
 	}
+	// After the accounts: an EVENT or CCR-T whose change a copy above
+	// holds put its answer here before releasing the account's lock.
+	st.Done = s.done.states(s.now())
 	return st
 }
 
@@ -176,7 +185,7 @@ func (s *Server) lookup(sub subscription) *account {
 	if a = s.accounts[k]; a == nil {
 		a = &account{st: acctState{Type: sub.typ, Data: sub.data, Avail: s.cfg.StartingBalance.amounts()}, sessions: map[string]*session{}}
 		s.accounts[k] = a
-		s.log.Info("ocs: account created", "type", sub.typ, "data", sub.data)
+		s.log.Debug("ocs: account created", "type", sub.typ, "data", sub.data)
 	}
 	return a
 }
@@ -186,6 +195,9 @@ func (s *Server) ServeDiameter(ctx context.Context, r *routing.Request) (routing
 	if r.Msg.Code() != wire.CmdCreditControl {
 		return wire.ErrorAnswer(r.Msg, wire.ErrorSpec{OriginHost: s.id.OriginHost, OriginRealm: s.id.OriginRealm,
 			ResultCode: wire.ResultCommandUnsupported, Message: "command not supported by the OCS"}), nil
+	}
+	if ans := apps.CheckRequest(r.Msg, dictionary, s.id); ans != nil {
+		return ans, nil
 	}
 	m, err := decode(r.Msg)
 	if err != nil {

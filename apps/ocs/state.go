@@ -52,6 +52,9 @@ type sessState struct {
 	Res         []resState `json:"res,omitempty"`
 	LastSeen    int64      `json:"seen"`         // unix nanoseconds of the last CCR
 	ValidUntil  int64      `json:"vt,omitempty"` // unix nanoseconds; 0 none
+	// Ans is the answer to request LastNum, resent on its retransmission.
+	// It is logged with the change it answers (never modified in place).
+	Ans []byte `json:"ans,omitempty"`
 }
 
 // reserved sums the session's reservations per unit kind.
@@ -83,8 +86,9 @@ type account struct {
 // session is a credit-control session in memory.
 type session struct {
 	st sessState
-	// lastAnswer is the answer to request LastNum, resent on a duplicate.
-	lastAnswer []byte
+	// pending is the commit that makes st.Ans durable: a retransmission
+	// is answered only once it is (nil for a recovered session).
+	pending *commit
 	// rarSent is set once a RAR went out for the current validity.
 	rarSent bool
 }

@@ -1,6 +1,8 @@
 package ocs
 
 import (
+	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,17 +12,23 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/dra-project/dra/apps"
 )
 
 // record is one durable change: the whole new state of an account and of
-// at most one session (or the session's removal). Replay sets states, so a
+// at most one session (or the session's removal), and the answer that
+// change produced, so that a charge and what makes its retransmission a
+// duplicate are durable together or not at all. Replay sets states, so a
 // record applied twice is harmless.
 type record struct {
 	Seq  uint64     `json:"s"`
 	Acct *acctState `json:"a,omitempty"`
-	Sess *sessState `json:"x,omitempty"`
+	Sess *sessState `json:"x,omitempty"`   // carries the answer to its last request
 	Del  string     `json:"del,omitempty"` // session removed
+	Done *doneState `json:"done,omitempty"`
 }
 
 // snapshot is the whole state after record Seq.
@@ -28,6 +36,7 @@ type snapshot struct {
 	Seq      uint64      `json:"seq"`
 	Accounts []acctState `json:"accounts"`
 	Sessions []sessState `json:"sessions"`
+	Done     []doneState `json:"done,omitempty"`
 }
 
 const snapshotFile = "snapshot.json"
@@ -35,9 +44,41 @@ const snapshotFile = "snapshot.json"
 // ErrClosed is returned once the store is closed.
 var ErrClosed = errors.New("ocs: closed")
 
+// commit is one group commit: the records appended while the previous
+// batch was written. done is closed once err is final; any number of
+// goroutines may wait on it (a retransmission waits for the commit of the
+// answer it is given).
+type commit struct {
+	done chan struct{}
+	err  error
+}
+
+func newCommit() *commit { return &commit{done: make(chan struct{})} }
+
+// failedCommit is a commit that already failed with err.
+func failedCommit(err error) *commit {
+	c := newCommit()
+	c.err = err
+	close(c.done)
+	return c
+}
+
+// wait blocks until the commit is durable (nil) or failed.
+func (c *commit) wait() error {
+	<-c.done
+	return c.err
+}
+
 // wal is the write-ahead log: records are framed, written in batches by
 // one goroutine and fsynced once per batch (group commit); each caller
 // waits for the batch that holds its record.
+//
+// Snapshots stay off the commit path: when one is due the writer only
+// starts a new segment (after the batch it just synced) and hands the
+// snapshot to another goroutine, which collects the state (copying each
+// account under its lock), encodes and writes it, and then removes the
+// segments before the new one. Until the snapshot is renamed into place
+// the previous snapshot and every segment still describe the state.
 type wal struct {
 	dir   string
 	log   *slog.Logger
@@ -48,11 +89,16 @@ type wal struct {
 	mu      sync.Mutex
 	seq     uint64 // last assigned
 	buf     []byte
-	waiters []chan error
-	err     error // sticky write error
+	queued  int     // records in buf
+	cur     *commit // the commit of the records in buf
+	err     error   // sticky write error
 	closed  bool
 	kick    chan struct{}
 	done    chan struct{}
+	snapErr error // last snapshot failure (tests)
+
+	snapping sync.WaitGroup // the snapshot goroutine
+	busy     atomic.Bool    // a snapshot is being written
 
 	f        *os.File // current segment (writer goroutine only)
 	segment  uint64
@@ -88,6 +134,10 @@ func loadState(dir string, log *slog.Logger) (*snapshot, uint64, error) {
 	for i := range st.Sessions {
 		sess[st.Sessions[i].ID] = &st.Sessions[i]
 	}
+	done := map[doneKey]doneState{}
+	for _, d := range st.Done {
+		done[doneKey{d.Sid, d.Num}] = d
+	}
 	seq := st.Seq
 	for i, name := range segs {
 		b, err := os.ReadFile(filepath.Join(dir, name))
@@ -103,7 +153,13 @@ func loadState(dir string, log *slog.Logger) (*snapshot, uint64, error) {
 				return nil, 0, fmt.Errorf("ocs: log segment %s: bad frame at offset %d with %d bytes after it: the log is corrupt in the middle; refusing to start rather than replay around it (move the data directory aside to start from the configuration)",
 					name, good, len(rest))
 			}
-			log.Warn("ocs: torn tail in log ignored", "segment", name, "offset", good, "bytes", len(b)-good)
+			log.Warn("ocs: torn tail in log cut off", "segment", name, "offset", good, "bytes", len(b)-good)
+			// Cut it off now: the segment is about to stop being the last
+			// one, and a crash before the next snapshot removes it would
+			// otherwise leave a damaged frame in the middle of the log.
+			if err := truncateSync(filepath.Join(dir, name), int64(good)); err != nil {
+				return nil, 0, err
+			}
 		}
 		for _, p := range payloads {
 			var r record
@@ -125,6 +181,9 @@ func loadState(dir string, log *slog.Logger) (*snapshot, uint64, error) {
 			if r.Del != "" {
 				delete(sess, r.Del)
 			}
+			if r.Done != nil {
+				done[doneKey{r.Done.Sid, r.Done.Num}] = *r.Done
+			}
 		}
 	}
 	out := &snapshot{Seq: seq}
@@ -134,6 +193,11 @@ func loadState(dir string, log *slog.Logger) (*snapshot, uint64, error) {
 	for _, s := range sess {
 		out.Sessions = append(out.Sessions, *s)
 	}
+	for _, d := range done {
+		out.Done = append(out.Done, d)
+	}
+	// Oldest first, so that the bounded cache keeps the newest.
+	slices.SortFunc(out.Done, func(a, b doneState) int { return cmp.Compare(a.At, b.At) })
 	return out, lastSeg, nil
 }
 
@@ -165,7 +229,7 @@ func segments(dir string) ([]string, uint64, error) {
 // starts a new segment and removes the old ones.
 func openWAL(dir string, st *snapshot, lastSeg uint64, every int, ival time.Duration, snap func(uint64) *snapshot, log *slog.Logger) (*wal, error) {
 	w := &wal{dir: dir, log: log, every: every, ival: ival, snap: snap, seq: st.Seq, segment: lastSeg,
-		kick: make(chan struct{}, 1), done: make(chan struct{})}
+		cur: newCommit(), kick: make(chan struct{}, 1), done: make(chan struct{})}
 	if err := w.rotate(st); err != nil {
 		return nil, err
 	}
@@ -175,30 +239,27 @@ func openWAL(dir string, st *snapshot, lastSeg uint64, every int, ival time.Dura
 
 // append assigns the record its sequence number and queues it. Call it
 // with the lock of the state the record describes, so that records of one
-// account are queued in the order they were applied; wait on the channel
+// account are queued in the order they were applied; wait on the commit
 // after releasing that lock.
-func (w *wal) append(r *record) <-chan error {
-	ch := make(chan error, 1)
+func (w *wal) append(r *record) *commit {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.err != nil || w.closed {
-		ch <- cmpErr(w.err)
-		return ch
+		return failedCommit(cmpErr(w.err))
 	}
 	w.seq++
 	r.Seq = w.seq
 	p, err := json.Marshal(r)
 	if err != nil {
-		ch <- fmt.Errorf("ocs: encode record: %w", err)
-		return ch
+		return failedCommit(fmt.Errorf("ocs: encode record: %w", err))
 	}
 	w.buf = appendFrame(w.buf, p)
-	w.waiters = append(w.waiters, ch)
+	w.queued++
 	select {
 	case w.kick <- struct{}{}:
 	default:
 	}
-	return ch
+	return w.cur
 }
 
 func cmpErr(err error) error {
@@ -208,41 +269,35 @@ func cmpErr(err error) error {
 	return err
 }
 
-// run writes and syncs batches until close.
+// run writes and syncs batches until close, and starts snapshots.
 func (w *wal) run() {
 	defer close(w.done)
 	tick := time.NewTicker(w.ival)
 	defer tick.Stop()
 	for {
-		closing := false
 		select {
 		case <-w.kick:
 		case <-tick.C:
 		}
 		w.mu.Lock()
-		buf, waiters := w.buf, w.waiters
-		w.buf, w.waiters = nil, nil
-		closing = w.closed
+		buf, n, c, seq := w.buf, w.queued, w.cur, w.seq
+		if n > 0 {
+			w.buf, w.queued, w.cur = nil, 0, newCommit()
+		}
+		closing, failed := w.closed, w.err != nil
 		w.mu.Unlock()
-		if len(waiters) > 0 {
-			err := w.write(buf)
-			for _, ch := range waiters {
-				ch <- err
-			}
-			w.sinceSnp += len(waiters)
+		if n > 0 {
+			c.err = w.write(buf)
+			failed = failed || c.err != nil
+			close(c.done)
+			w.sinceSnp += n
 		}
 		if closing {
 			return
 		}
-		if w.sinceSnp >= w.every || (w.sinceSnp > 0 && time.Since(w.lastSnp) >= w.ival) {
-			w.mu.Lock()
-			seq, failed := w.seq, w.err != nil
-			w.mu.Unlock()
-			if !failed {
-				if err := w.rotate(w.snap(seq)); err != nil {
-					w.log.Error("ocs: snapshot failed", "err", err)
-				}
-			}
+		// Every record up to seq is in the segments written so far.
+		if !failed && !w.busy.Load() && (w.sinceSnp >= w.every || (w.sinceSnp > 0 && time.Since(w.lastSnp) >= w.ival)) {
+			w.startSnapshot(seq)
 		}
 	}
 }
@@ -263,23 +318,35 @@ func (w *wal) write(b []byte) error {
 	return err
 }
 
-// rotate writes a snapshot, starts a new segment and removes the older
-// ones. Records queued meanwhile with sequence numbers up to st.Seq land in
-// the new segment and are skipped on replay.
-func (w *wal) rotate(st *snapshot) error {
-	b, err := json.Marshal(st)
-	if err != nil {
-		return fmt.Errorf("ocs: encode snapshot: %w", err)
+// startSnapshot starts a new segment for the records after seq and writes
+// the snapshot at seq on another goroutine. Writer goroutine only.
+func (w *wal) startSnapshot(seq uint64) {
+	w.sinceSnp, w.lastSnp = 0, time.Now() // a failure is retried as late as a success
+	if err := w.nextSegment(); err != nil {
+		w.log.Error("ocs: new log segment failed; snapshot skipped", "err", err)
+		return
 	}
-	tmp := filepath.Join(w.dir, snapshotFile+".tmp")
-	if err := writeSync(tmp, b); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, filepath.Join(w.dir, snapshotFile)); err != nil {
-		return fmt.Errorf("ocs: snapshot: %w", err)
-	}
-	w.segment++
-	f, err := os.OpenFile(filepath.Join(w.dir, segmentName(w.segment)), os.O_CREATE|os.O_WRONLY|os.O_APPEND|os.O_TRUNC, 0o644)
+	keep := w.segment
+	w.busy.Store(true)
+	w.snapping.Add(1)
+	go func() {
+		defer w.snapping.Done()
+		defer w.busy.Store(false)
+		err := w.writeSnapshot(w.snap(seq), keep)
+		if err != nil {
+			w.log.Error("ocs: snapshot failed", "err", err)
+		}
+		w.mu.Lock()
+		w.snapErr = err
+		w.mu.Unlock()
+	}()
+}
+
+// nextSegment makes a new segment the one records are appended to. The
+// directory is synced before any record is written to it, so that a
+// synced record never sits in a file a crash can lose.
+func (w *wal) nextSegment() error {
+	f, err := os.OpenFile(filepath.Join(w.dir, segmentName(w.segment+1)), os.O_CREATE|os.O_WRONLY|os.O_APPEND|os.O_TRUNC, apps.FileMode)
 	if err != nil {
 		return fmt.Errorf("ocs: open log: %w", err)
 	}
@@ -287,26 +354,116 @@ func (w *wal) rotate(st *snapshot) error {
 		f.Close()
 		return err
 	}
+	w.segment++
 	old := w.f
 	w.f = f
 	if old != nil {
 		old.Close()
+	}
+	return nil
+}
+
+// writeSnapshot writes st (temporary file, sync, rename, directory sync)
+// and removes the segments before keep, whose records st holds.
+func (w *wal) writeSnapshot(st *snapshot, keep uint64) error {
+	tmp := filepath.Join(w.dir, snapshotFile+".tmp")
+	if err := writeSnapshotFile(tmp, st); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, filepath.Join(w.dir, snapshotFile)); err != nil {
+		return fmt.Errorf("ocs: snapshot: %w", err)
+	}
+	if err := syncDir(w.dir); err != nil {
+		return err
 	}
 	names, _, err := segments(w.dir)
 	if err != nil {
 		return err
 	}
 	for _, n := range names {
-		if n != segmentName(w.segment) {
+		if n < segmentName(keep) {
 			os.Remove(filepath.Join(w.dir, n))
 		}
 	}
-	w.sinceSnp = 0
-	w.lastSnp = time.Now()
 	return nil
 }
 
-// close flushes what is queued, writes a last snapshot and closes the log.
+// snapshotChunk is how much snapshot is written between syncs: one sync of
+// a whole large snapshot would hold the log's syncs behind it (the file
+// system flushes it first), a commit stall of its own.
+const snapshotChunk = 1 << 20
+
+// writeSnapshotFile encodes st into name element by element, syncing
+// every snapshotChunk bytes and at the end. The file reads back as the
+// JSON of a snapshot.
+func writeSnapshotFile(name string, st *snapshot) (err error) {
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, apps.FileMode)
+	if err != nil {
+		return fmt.Errorf("ocs: %w", err)
+	}
+	defer func() {
+		if cerr := f.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("ocs: write %s: %w", name, cerr)
+		}
+	}()
+	var b bytes.Buffer
+	b.Grow(snapshotChunk + 64<<10)
+	enc := json.NewEncoder(&b) // no garbage per element, unlike json.Marshal
+	flush := func(force bool) error {
+		if b.Len() < snapshotChunk && !force {
+			return nil
+		}
+		if _, err := f.Write(b.Bytes()); err != nil {
+			return fmt.Errorf("ocs: write %s: %w", name, err)
+		}
+		b.Reset()
+		if err := f.Sync(); err != nil {
+			return fmt.Errorf("ocs: write %s: %w", name, err)
+		}
+		return nil
+	}
+	list := func(key string, n int, elem func(i int) any) error {
+		fmt.Fprintf(&b, ",%q:[", key)
+		for i := range n {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			if err := enc.Encode(elem(i)); err != nil {
+				return fmt.Errorf("ocs: encode snapshot: %w", err)
+			}
+			if err := flush(false); err != nil {
+				return err
+			}
+		}
+		b.WriteByte(']')
+		return nil
+	}
+	fmt.Fprintf(&b, `{"seq":%d`, st.Seq)
+	if err := list("accounts", len(st.Accounts), func(i int) any { return &st.Accounts[i] }); err != nil {
+		return err
+	}
+	if err := list("sessions", len(st.Sessions), func(i int) any { return &st.Sessions[i] }); err != nil {
+		return err
+	}
+	if err := list("done", len(st.Done), func(i int) any { return &st.Done[i] }); err != nil {
+		return err
+	}
+	b.WriteByte('}')
+	return flush(true)
+}
+
+// rotate starts a new segment and writes st as the snapshot, in line: at
+// open and at close, when no record is being written.
+func (w *wal) rotate(st *snapshot) error {
+	if err := w.nextSegment(); err != nil {
+		return err
+	}
+	w.sinceSnp, w.lastSnp = 0, time.Now()
+	return w.writeSnapshot(st, w.segment)
+}
+
+// close flushes what is queued, waits for a snapshot being written,
+// writes a last snapshot and closes the log.
 func (w *wal) close() error {
 	w.mu.Lock()
 	if w.closed {
@@ -320,6 +477,7 @@ func (w *wal) close() error {
 	default:
 	}
 	<-w.done
+	w.snapping.Wait()
 	w.mu.Lock()
 	seq, failed := w.seq, w.err
 	w.mu.Unlock()
@@ -331,7 +489,7 @@ func (w *wal) close() error {
 }
 
 func writeSync(name string, b []byte) error {
-	f, err := os.Create(name)
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, apps.FileMode)
 	if err != nil {
 		return fmt.Errorf("ocs: %w", err)
 	}
@@ -344,6 +502,25 @@ func writeSync(name string, b []byte) error {
 	}
 	if err != nil {
 		return fmt.Errorf("ocs: write %s: %w", name, err)
+	}
+	return nil
+}
+
+// truncateSync cuts the file name to n bytes, durably.
+func truncateSync(name string, n int64) error {
+	f, err := os.OpenFile(name, os.O_WRONLY, 0)
+	if err != nil {
+		return fmt.Errorf("ocs: %w", err)
+	}
+	err = f.Truncate(n)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("ocs: cut torn tail of %s: %w", name, err)
 	}
 	return nil
 }

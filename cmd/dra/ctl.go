@@ -2,9 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
-	"net/http"
 	"os"
 	"time"
 
@@ -12,15 +13,28 @@ import (
 	"github.com/dra-project/dra/configs"
 )
 
+// adminFlags registers the flags that reach a running agent's admin API
+// and returns the client they describe once parsed.
+func adminFlags(fs *flag.FlagSet) func() *admin.Client {
+	addr := fs.String("admin", envOr("DRA_ADMIN_ADDRESS", "127.0.0.1:9868"), "admin API `address` of the running agent: host:port or https://host:port (env DRA_ADMIN_ADDRESS)")
+	token := fs.String("token", os.Getenv("DRA_ADMIN_TOKEN"), "admin API `token`: admin.token, or admin.read_token for the reads (env DRA_ADMIN_TOKEN)")
+	ca := fs.String("ca", os.Getenv("DRA_ADMIN_CA_FILE"), "CA `file` (PEM) that signed an HTTPS admin API's certificate (env DRA_ADMIN_CA_FILE)")
+	cert := fs.String("cert", os.Getenv("DRA_ADMIN_CERT_FILE"), "client certificate `file` (PEM) for an admin API that asks for one (env DRA_ADMIN_CERT_FILE)")
+	key := fs.String("key", os.Getenv("DRA_ADMIN_KEY_FILE"), "client key `file` (PEM) (env DRA_ADMIN_KEY_FILE)")
+	return func() *admin.Client {
+		return &admin.Client{Addr: *addr, Token: *token, CAFile: *ca, CertFile: *cert, KeyFile: *key}
+	}
+}
+
 // ctl runs one admin API command against a running agent.
 func ctl(cmd string, args []string) int {
 	fs := flag.NewFlagSet("dra "+cmd, flag.ContinueOnError)
-	addr := fs.String("admin", envOr("DRA_ADMIN_ADDRESS", "127.0.0.1:9868"), "admin API `address` of the running agent")
-	token := fs.String("token", os.Getenv("DRA_ADMIN_TOKEN"), "admin API `token` (reload, disconnect)")
+	client := adminFlags(fs)
+	asJSON := fs.Bool("json", false, "print the API's JSON instead of a table (peers, routes, stats)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	c := admin.Client{Addr: *addr, Token: *token}
+	c := client()
 	ctx, cancel := context.WithTimeout(context.Background(), 70*time.Second)
 	defer cancel()
 	var err error
@@ -28,17 +42,17 @@ func ctl(cmd string, args []string) int {
 	case "peers":
 		var ps []admin.PeerView
 		if ps, err = c.Peers(ctx); err == nil {
-			admin.WriteTable(os.Stdout, ps)
+			err = show(*asJSON, ps, func() { admin.WriteTable(os.Stdout, ps) })
 		}
 	case "routes":
 		var rs []admin.RouteView
 		if rs, err = c.Routes(ctx); err == nil {
-			admin.WriteRoutes(os.Stdout, rs)
+			err = show(*asJSON, rs, func() { admin.WriteRoutes(os.Stdout, rs) })
 		}
 	case "stats":
 		var st *admin.StatsView
 		if st, err = c.Stats(ctx); err == nil {
-			fmt.Printf("%+v\n", *st)
+			err = show(*asJSON, st, func() { admin.WriteStats(os.Stdout, st) })
 		}
 	case "reload":
 		var restart []string
@@ -59,9 +73,23 @@ func ctl(cmd string, args []string) int {
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "dra %s: %v\n", cmd, err)
+		if errors.Is(err, admin.ErrUnauthorized) && c.Token == "" {
+			fmt.Fprintf(os.Stderr, "dra %s: the agent wants a token: -token or DRA_ADMIN_TOKEN (admin.token, or admin.read_token for reads)\n", cmd)
+		}
 		return 1
 	}
 	return 0
+}
+
+// show prints v as indented JSON when asJSON, else calls table.
+func show(asJSON bool, v any, table func()) error {
+	if !asJSON {
+		table()
+		return nil
+	}
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
 
 // check validates a configuration file without starting anything, and
@@ -72,10 +100,11 @@ func ctl(cmd string, args []string) int {
 func check(args []string) int {
 	fs := flag.NewFlagSet("dra check", flag.ContinueOnError)
 	path := fs.String("config", os.Getenv("DRA_CONFIG"), "configuration `file` to check")
-	addr := fs.String("admin", envOr("DRA_ADMIN_ADDRESS", "127.0.0.1:9868"), "admin API `address` of a running agent to compare with")
+	client := adminFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
+	c := client()
 	cfg, err := configs.Load(*path)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "dra check: %v\n", err)
@@ -85,11 +114,11 @@ func check(args []string) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	var running configs.Running
-	if err := (&admin.Client{Addr: *addr}).Config(ctx, &running); err != nil {
-		fmt.Printf("no running agent at %s to compare with (%v)\n", *addr, err)
+	if err := c.Config(ctx, &running); err != nil {
+		fmt.Printf("no running agent at %s to compare with (%v)\n", c.Addr, err)
 		return 0
 	}
-	fmt.Printf("a reload of the agent at %s would change:\n", *addr)
+	fmt.Printf("a reload of the agent at %s would change:\n", c.Addr)
 	d := configs.CompareRunning(running, cfg)
 	d.Write(os.Stdout)
 	return 0
@@ -99,19 +128,14 @@ func check(args []string) int {
 // container health check).
 func health(args []string) int {
 	fs := flag.NewFlagSet("dra health", flag.ContinueOnError)
-	addr := fs.String("admin", envOr("DRA_ADMIN_ADDRESS", "127.0.0.1:9868"), "admin API `address`")
+	client := adminFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	c := http.Client{Timeout: 2 * time.Second}
-	resp, err := c.Get("http://" + *addr + "/healthz")
-	if err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := client().Health(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "dra health:", err)
-		return 1
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		fmt.Fprintln(os.Stderr, "dra health:", resp.Status)
 		return 1
 	}
 	return 0

@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -119,7 +121,7 @@ peers:
 		t.Fatal(err)
 	}
 	out := captureStdout(t, func() {
-		if rc := check([]string{"-config", next, "-admin", adminAddr}); rc != 0 {
+		if rc := check([]string{"-config", next, "-admin", adminAddr, "-token", "tok"}); rc != 0 {
 			t.Errorf("dra check exited %d", rc)
 		}
 	})
@@ -163,5 +165,63 @@ peers:
 	}
 	if ok, failed := reloads(); ok != 2 || failed != 2 {
 		t.Errorf("reloads: %d applied, %d refused; want 2 and 2", ok, failed)
+	}
+
+	// An empty file, and one with only comments (an editor that truncates
+	// before writing leaves the first): refused too, never taken for the
+	// defaults, which have no route.
+	for i, content := range []string{"", "# being edited\n\n"} {
+		write(content)
+		syscall.Kill(os.Getpid(), syscall.SIGHUP)
+		want := uint64(4 + 2*i)
+		waitFor("refused empty file", func() bool { _, failed := reloads(); return failed == want })
+		m := c.Call(t, "dra.dra.test", dratest.Request(4, 272, fmt.Sprintf("c;empty%d", i), "c.client.test", "client.test", "a.test", ""))
+		if rc := dratest.ResultCode(m); rc != wire.ResultSuccess {
+			t.Errorf("after an empty file (%q): %d", content, rc)
+		}
+		if st, err := ac.Stats(ctx); err != nil || st.Reloads == nil || !strings.Contains(st.Reloads.LastError, "sets nothing") {
+			t.Errorf("last reload error: %+v %v", st.Reloads, err)
+		}
+	}
+	if ok, _ := reloads(); ok != 2 {
+		t.Errorf("reloads applied: %d, want 2", ok)
+	}
+
+	// dra stats: a readable table, or the JSON with -json; reads need the
+	// token once one is configured.
+	out = captureStdout(t, func() {
+		if rc := ctl("stats", []string{"-admin", adminAddr, "-token", "tok"}); rc != 0 {
+			t.Errorf("dra stats exited %d", rc)
+		}
+	})
+	for _, re := range []string{`(?m)^REQUESTS$`, `(?m)^  received\s+\d+$`, `(?m)^  answered by servers\s+[1-9]\d*$`,
+		`(?m)^RELOADS$`, `(?m)^  applied\s+2$`, `(?m)^  refused\s+6$`, `(?m)^  last refusal\s+.*sets nothing`} {
+		if !regexp.MustCompile(re).MatchString(out) {
+			t.Errorf("dra stats lacks %s:\n%s", re, out)
+		}
+	}
+	if strings.Contains(out, "0x") || strings.Contains(out, "{") {
+		t.Errorf("dra stats prints a Go value:\n%s", out)
+	}
+	out = captureStdout(t, func() {
+		if rc := ctl("stats", []string{"-admin", adminAddr, "-token", "tok", "-json"}); rc != 0 {
+			t.Errorf("dra stats -json exited %d", rc)
+		}
+	})
+	var sv admin.StatsView
+	if err := json.Unmarshal([]byte(out), &sv); err != nil || sv.Reloads == nil || sv.Reloads.OK != 2 {
+		t.Errorf("dra stats -json: %v %+v\n%s", err, sv.Reloads, out)
+	}
+	out = captureStdout(t, func() {
+		if rc := ctl("peers", []string{"-admin", adminAddr, "-token", "tok", "-json"}); rc != 0 {
+			t.Errorf("dra peers -json exited %d", rc)
+		}
+	})
+	var pv []admin.PeerView
+	if err := json.Unmarshal([]byte(out), &pv); err != nil || len(pv) < 2 {
+		t.Errorf("dra peers -json: %v %d peers\n%s", err, len(pv), out)
+	}
+	if rc := ctl("peers", []string{"-admin", adminAddr, "-token", ""}); rc != 1 {
+		t.Errorf("dra peers without the token exited %d, want 1", rc)
 	}
 }

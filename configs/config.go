@@ -170,8 +170,11 @@ type Limits struct {
 	MaxMessageSize int `mapstructure:"max_message_size"`
 	// MaxConnections bounds concurrently accepted connections.
 	MaxConnections int `mapstructure:"max_connections"`
-	// WriteQueue is the number of messages queued per connection before
-	// sends fail.
+	// WriteQueue bounds a connection's write queue: new requests are not
+	// sent on a connection with 3/4 of it waiting (3004 when no other peer
+	// is left), a peer owed half of it in answers gets 3004 for new
+	// requests, and one owed all of it is not read until they drain.
+	// Answers are never dropped for a full queue.
 	WriteQueue int `mapstructure:"write_queue"`
 	// MaxAVPs bounds the AVPs in one request, nested ones included; more
 	// are answered 5009 DIAMETER_AVP_OCCURS_TOO_MANY_TIMES.

@@ -23,8 +23,9 @@ var (
 )
 
 // writeTimeout bounds one batched write: a peer that stops reading for this
-// long is cut off rather than allowed to pin its queue forever.
-const writeTimeout = 30 * time.Second
+// long is cut off rather than allowed to pin its queue forever. (A variable
+// so that tests can shorten it.)
+var writeTimeout = 30 * time.Second
 
 // writerPool holds the buffers a writer coalesces a batch into; they are
 // taken only while writing, so idle connections hold none.
@@ -57,6 +58,17 @@ type Conn struct {
 	// goroutine touches it.
 	wakes []*Conn
 
+	// Write backlog (conn_overload.go), changed under mu and read
+	// without it: backlog counts the messages queued or being written,
+	// owed the answers among them (what this side owes the peer); the
+	// reader waits on room while paused.
+	backlog atomic.Int32
+	owed    atomic.Int32
+	paused  atomic.Bool
+	room    chan struct{}
+	limits  backlogLimits
+	ov      *overload
+
 	hbh     atomic.Uint32
 	_       [60]byte // keep the reader's counter off the senders' cache line
 	rxCount atomic.Uint64
@@ -78,7 +90,7 @@ type queued struct {
 // idle peers stay cheap; a larger message is read straight into its frame.
 const readBufSize = 4 << 10
 
-func newConn(nc net.Conn, initiator bool, maxMsg, maxQueue int, log *slog.Logger) *Conn {
+func newConn(nc net.Conn, initiator bool, maxMsg, maxQueue int, log *slog.Logger, ov *overload) *Conn {
 	c := &Conn{
 		nc:        nc,
 		rd:        wire.NewReaderSize(nc, maxMsg, readBufSize),
@@ -87,6 +99,9 @@ func newConn(nc net.Conn, initiator bool, maxMsg, maxQueue int, log *slog.Logger
 		maxQueue:  maxQueue,
 		wake:      make(chan struct{}, 1),
 		done:      make(chan struct{}),
+		room:      make(chan struct{}, 1),
+		limits:    newBacklogLimits(maxQueue),
+		ov:        ov,
 	}
 	c.hbh.Store(rand.Uint32())
 	go c.writeLoop()
@@ -125,19 +140,19 @@ func (c *Conn) TLS() *tls.ConnectionState {
 }
 
 // Send queues m for writing. On success the connection owns m and returns
-// it to the wire pool once written; on error the caller keeps it.
+// it to the wire pool once written; on error (the connection is closed or
+// closing) the caller keeps it.
+//
+// Send is for answers and base-protocol messages, and never refuses one
+// for a full queue: an answer is owed to the peer, and dropping it would
+// leave the peer waiting for nothing. The queue stays bounded because the
+// connection's reader stops reading new requests while the answers owed
+// fill it (PauseReading), and a peer that reads nothing for writeTimeout is
+// disconnected. Requests go through SendRequest, which does refuse.
 func (c *Conn) Send(m wire.Msg) error {
-	c.mu.Lock()
-	switch {
-	case c.closed || c.closing:
-		c.mu.Unlock()
-		return ErrClosed
-	case len(c.queue) >= c.maxQueue:
-		c.mu.Unlock()
-		return ErrQueueFull
+	if err := c.enqueue(m); err != nil {
+		return err
 	}
-	c.queue = append(c.queue, queued{m: m})
-	c.mu.Unlock()
 	c.signal()
 	return nil
 }
@@ -147,18 +162,27 @@ func (c *Conn) Send(m wire.Msg) error {
 // when via's reader has drained what it has buffered, so that a burst of
 // messages goes out in one write.
 func (c *Conn) SendVia(m wire.Msg, via *Conn) error {
+	if err := c.enqueue(m); err != nil {
+		return err
+	}
+	c.later(via)
+	return nil
+}
+
+// enqueue appends m to the queue unless the connection is closed or
+// closing.
+func (c *Conn) enqueue(m wire.Msg) error {
 	c.mu.Lock()
-	switch {
-	case c.closed || c.closing:
+	if c.closed || c.closing {
 		c.mu.Unlock()
 		return ErrClosed
-	case len(c.queue) >= c.maxQueue:
-		c.mu.Unlock()
-		return ErrQueueFull
 	}
 	c.queue = append(c.queue, queued{m: m})
+	c.backlog.Add(1)
+	if !m.IsRequest() {
+		c.owed.Add(1)
+	}
 	c.mu.Unlock()
-	c.later(via)
 	return nil
 }
 
@@ -203,7 +227,9 @@ func (c *Conn) SendRequest(m wire.Msg, entry any) (uint32, error) {
 }
 
 // SendRequestVia is SendRequest with the writer woken as for SendVia; via
-// nil wakes it at once.
+// nil wakes it at once. A request is refused with ErrQueueFull when
+// limits.write_queue messages are waiting for the writer already: unlike
+// an answer, it can still be refused (3004) or sent elsewhere.
 func (c *Conn) SendRequestVia(m wire.Msg, entry any, via *Conn) (uint32, error) {
 	hbh := c.NextHopByHop()
 	m.SetHopByHop(hbh)
@@ -212,7 +238,7 @@ func (c *Conn) SendRequestVia(m wire.Msg, entry any, via *Conn) (uint32, error) 
 	case c.closed || c.closing:
 		c.mu.Unlock()
 		return 0, ErrClosed
-	case len(c.queue) >= c.maxQueue:
+	case int(c.backlog.Load()) >= c.maxQueue:
 		c.mu.Unlock()
 		return 0, ErrQueueFull
 	}
@@ -221,6 +247,7 @@ func (c *Conn) SendRequestVia(m wire.Msg, entry any, via *Conn) (uint32, error) 
 	}
 	c.pending[hbh] = entry
 	c.queue = append(c.queue, queued{m: m})
+	c.backlog.Add(1)
 	c.mu.Unlock()
 	c.later(via)
 	return hbh, nil
@@ -273,9 +300,9 @@ func (c *Conn) CloseAfterFlush() {
 	}
 }
 
-// Close closes the connection at once; queued messages are dropped (they
-// are base-protocol messages or answers whose requests the sender will
-// time out; requests are tracked and failed over by the routing layer).
+// Close closes the connection at once; queued messages are dropped
+// (answers among them are counted as lost; requests are tracked and failed
+// over by the routing layer).
 func (c *Conn) Close(err error) {
 	c.closeOnce.Do(func() {
 		c.mu.Lock()
@@ -283,7 +310,10 @@ func (c *Conn) Close(err error) {
 		c.closeErr = err
 		q := c.queue
 		c.queue = nil
+		lost := c.owed.Swap(0)
+		c.backlog.Store(0)
 		c.mu.Unlock()
+		c.lostAnswers(int(lost))
 		for _, e := range q {
 			wire.PutBuf(e.m)
 		}
@@ -316,16 +346,28 @@ func (c *Conn) writeLoop() {
 		closing := c.closing
 		c.mu.Unlock()
 		var err error
+		answers := 0
 		if len(batch) > 0 {
-			err = c.write(batch)
+			answers, err = c.write(batch)
 			clear(batch)
 		}
 		c.mu.Lock()
 		c.spare = batch[:0]
 		more := len(c.queue) > 0
+		if err == nil && !c.closed {
+			c.backlog.Add(-int32(len(batch)))
+			c.owed.Add(-int32(answers))
+		}
 		c.mu.Unlock()
+		if c.paused.Load() {
+			select {
+			case c.room <- struct{}{}:
+			default:
+			}
+		}
 		switch {
 		case err != nil:
+			c.writeFailed(err)
 			c.Close(err)
 			return
 		case more:
@@ -337,18 +379,24 @@ func (c *Conn) writeLoop() {
 	}
 }
 
-func (c *Conn) write(batch []queued) error {
+// write writes a batch and returns the number of answers in it.
+func (c *Conn) write(batch []queued) (answers int, err error) {
 	c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
 	if len(batch) == 1 {
+		if !batch[0].m.IsRequest() {
+			answers = 1
+		}
 		_, err := c.nc.Write(batch[0].m)
 		wire.PutBuf(batch[0].m)
 		c.txCount.Add(1)
-		return err
+		return answers, err
 	}
 	bw := writerPool.Get().(*bufio.Writer)
 	bw.Reset(c.nc)
-	var err error
 	for _, e := range batch {
+		if !e.m.IsRequest() {
+			answers++
+		}
 		if err == nil {
 			_, err = bw.Write(e.m)
 		}
@@ -360,7 +408,7 @@ func (c *Conn) write(batch []queued) error {
 	bw.Reset(nil)
 	writerPool.Put(bw)
 	c.txCount.Add(uint64(len(batch)))
-	return err
+	return answers, err
 }
 
 var errLocalClose = errors.New("peers: closed locally")

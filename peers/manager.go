@@ -139,6 +139,7 @@ type Manager struct {
 	refused atomic.Uint64
 	// frameErrors counts connections closed on an unreadable frame header.
 	frameErrors atomic.Uint64
+	ov          overload // conn_overload.go
 }
 
 // New validates opts and builds a Manager; Start brings it up.
@@ -161,6 +162,7 @@ func New(opts Options) (*Manager, error) {
 		limitLog: logLimiter{every: 10 * time.Second},
 		cerLog:   logLimiter{every: 10 * time.Second},
 	}
+	m.ov.init()
 	m.live.Store(newTunables(&m.opts))
 	m.build = builder{l: &m.opts.Local}
 	// RFC 6733 §3: the high 12 bits of End-to-End ids come from the clock.
@@ -436,7 +438,7 @@ func (m *Manager) newConn(nc net.Conn, initiator bool) *Conn {
 	m.nconns.Add(1)
 	m.conns.Add(1)
 	t := m.tun()
-	return newConn(nc, initiator, t.maxMessageSize, t.writeQueue, m.log)
+	return newConn(nc, initiator, t.maxMessageSize, t.writeQueue, m.log, &m.ov)
 }
 
 func (m *Manager) connDone(c *Conn, err error) {
@@ -673,6 +675,7 @@ func (m *Manager) readLoop(p *Peer, c *Conn) {
 		if len(c.wakes) > 0 && !c.rd.Ready() {
 			c.flushWakes()
 		}
+		c.PauseReading() // backpressure: see conn_overload.go
 	}
 }
 

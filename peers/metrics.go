@@ -12,9 +12,6 @@ func (c *Conn) EndInbound() { c.inbound.Add(-1) }
 // awaiting their answer.
 func (c *Conn) InboundLen() int { return int(c.inbound.Load()) }
 
-// QueueLen is the number of messages waiting for the connection's writer.
-func (c *Conn) QueueLen() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.queue)
-}
+// QueueLen is the number of messages waiting for the connection's writer
+// or being written.
+func (c *Conn) QueueLen() int { return int(c.backlog.Load()) }

@@ -3,6 +3,7 @@ package routing
 import (
 	"bytes"
 	"context"
+	"errors"
 	"math"
 	"math/rand/v2"
 	"time"
@@ -14,6 +15,11 @@ import (
 
 // decide is the last stage: the RFC 6733 §6.1 routing decision.
 func (rt *Router) decide(ctx context.Context, r *Request) (Answer, error) {
+	// Overload: a peer that does not read the answers it is owed gets
+	// 3004 before any work is done for it (peers/conn_overload.go).
+	if c := r.IngressConn; c != nil && c.Backlogged() {
+		return rt.shedAnswer(r, ShedIngressBacklog, "answers to this peer are backing up: it reads them too slowly"), nil
+	}
 	m := r.Msg
 	app := m.AppID()
 	// §6.1.4: requests for this agent, or that cannot be proxied, are
@@ -73,7 +79,7 @@ func (rt *Router) serveLocal(ctx context.Context, r *Request) (Answer, error) {
 			r.tr.local = true
 		}
 		if !rt.submitLocal(r, h) {
-			return rt.errorAnswer(r, wire.ResultTooBusy, "local application overloaded"), nil
+			return rt.shedAnswer(r, ShedLocalQueue, "local application overloaded"), nil
 		}
 		return nil, nil // answered by a worker
 	}
@@ -84,12 +90,17 @@ func (rt *Router) serveLocal(ctx context.Context, r *Request) (Answer, error) {
 }
 
 // forward sends r to the best eligible peer of its route, trying the next
-// one when a send fails; it returns 3002 when none is left.
+// one when a send fails; it returns 3002 when none is left, or 3004 when
+// those left were passed over as overloaded.
 func (rt *Router) forward(r *Request) Answer {
+	r.congested = false // this attempt's finding, not an earlier one's
 	for {
 		a := rt.pick(r)
+		if a == nil && r.congested {
+			return rt.shedAnswer(r, ShedEgressQueue, "the write queue of every eligible peer for route "+r.route.Name+" is full")
+		}
 		if a == nil && r.skipped {
-			return rt.errorAnswer(r, wire.ResultTooBusy, "every eligible peer for route "+r.route.Name+" is overloaded")
+			return rt.shedAnswer(r, ShedPeerRefused, "every eligible peer for route "+r.route.Name+" is overloaded")
 		}
 		if a == nil {
 			msg := "no eligible peer for route " + r.route.Name
@@ -98,18 +109,28 @@ func (rt *Router) forward(r *Request) Answer {
 			}
 			return rt.errorAnswer(r, wire.ResultUnableToDeliver, msg)
 		}
-		if rt.send(r, a) == nil {
+		err := rt.send(r, a)
+		if err == nil {
 			return nil
+		}
+		if errors.Is(err, peers.ErrQueueFull) {
+			r.congested = true
 		}
 	}
 }
 
 // forwardTo sends r to one chosen peer (Destination-Host, redirect).
 func (rt *Router) forwardTo(r *Request, a *peers.Active) Answer {
+	if r.retries == 0 && a.Conn.Congested() {
+		return rt.shedAnswer(r, ShedEgressQueue, "the write queue of peer "+a.Peer.Identity()+" is full")
+	}
 	if !r.gen.opts.Hooks.peerOK(r, a) {
-		return rt.errorAnswer(r, wire.ResultTooBusy, "peer "+a.Peer.Identity()+" is overloaded")
+		return rt.shedAnswer(r, ShedPeerRefused, "peer "+a.Peer.Identity()+" is overloaded")
 	}
 	if err := rt.send(r, a); err != nil {
+		if errors.Is(err, peers.ErrQueueFull) {
+			return rt.shedAnswer(r, ShedEgressQueue, "the write queue of peer "+a.Peer.Identity()+" is full")
+		}
 		return rt.errorAnswer(r, wire.ResultUnableToDeliver, "peer "+a.Peer.Identity()+": "+err.Error())
 	}
 	return nil
@@ -180,7 +201,16 @@ func (rt *Router) pick(r *Request) *peers.Active {
 				continue
 			}
 			a := p.Active()
-			if a == nil || !a.Apps.Supports(app) || r.Msg.HasRouteRecordString(p.Identity()) || !r.gen.opts.Hooks.peerOK(r, a) {
+			if a == nil || !a.Apps.Supports(app) || r.Msg.HasRouteRecordString(p.Identity()) {
+				continue
+			}
+			// A new request is not queued behind a nearly full write
+			// queue; a resend of one already accepted may use the rest.
+			if r.retries == 0 && a.Conn.Congested() {
+				r.congested = true
+				continue
+			}
+			if !r.gen.opts.Hooks.peerOK(r, a) {
 				continue
 			}
 			if n < len(cands) {

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/dra-project/dra/wire"
 )
@@ -41,9 +40,6 @@ const (
 	DefaultLocalQueue   = 1024
 )
 
-// busyLogEvery spaces the warnings about full queues.
-const busyLogEvery = 10 * time.Second
-
 type localJob struct {
 	r *Request
 	h Handler
@@ -51,11 +47,10 @@ type localJob struct {
 
 // localPool is the workers of one application.
 type localPool struct {
-	app     uint32
-	size    LocalPool
-	queues  []chan localJob
-	busy    atomic.Uint64 // requests refused with 3004
-	lastLog atomic.Int64  // unix nanos of the last warning about busy
+	app    uint32
+	size   LocalPool
+	queues []chan localJob
+	busy   atomic.Uint64 // requests refused with 3004
 }
 
 // localPools are the pools by application, created on first use with the
@@ -123,13 +118,7 @@ func (rt *Router) submitLocal(r *Request, h Handler) bool {
 		return true
 	default:
 	}
-	rt.stats.LocalBusy.Add(1)
-	n := p.busy.Add(1)
-	now := time.Now().UnixNano()
-	if last := p.lastLog.Load(); now-last >= int64(busyLogEvery) && p.lastLog.CompareAndSwap(last, now) {
-		rt.log.Warn("local application overloaded: requests answered 3004 DIAMETER_TOO_BUSY",
-			"application", app, "workers", p.size.Workers, "queue", p.size.Queue, "refused_total", n)
-	}
+	p.busy.Add(1) // counted as shed, and logged, by the caller
 	return false
 }
 

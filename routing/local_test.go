@@ -113,7 +113,7 @@ func TestSlowLocalApplicationDoesNotDelayOthers(t *testing.T) {
 			t.Fatalf("AAR %d not answered once released", i)
 		}
 	}
-	if n := rt.Stats().LocalBusy.Load(); n != uint64(busy) {
-		t.Errorf("LocalBusy %d, want %d", n, busy)
+	if n := rt.Shed(routing.ShedLocalQueue); n != uint64(busy) {
+		t.Errorf("%d requests counted as shed (local_queue), want %d", n, busy)
 	}
 }

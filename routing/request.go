@@ -57,6 +57,10 @@ type Request struct {
 	// has drained its buffer (peers.Conn.SendVia). nil off reader
 	// goroutines (workers, timers, failover).
 	via *peers.Conn
+
+	// congested: a peer was passed over for its full write queue, so no
+	// peer left means 3004 (shed.go).
+	congested bool
 }
 
 var requestPool = sync.Pool{New: func() any { return new(Request) }}

@@ -59,6 +59,7 @@ type Router struct {
 	e2e        atomic.Uint32           // End-to-End ids of originated requests
 	redir      *redirectCache
 	localPools localPools
+	shed       shedding // shed.go
 	cancel     context.CancelFunc
 }
 
@@ -81,6 +82,7 @@ func New(table *realm.Table, opts Options) *Router {
 		opts.Logger = slog.Default()
 	}
 	rt := &Router{log: opts.Logger, redir: newRedirectCache()}
+	rt.shed.init()
 	rt.e2e.Store(uint32(time.Now().Unix())<<20 | uint32(time.Now().UnixNano())&0xfffff)
 	ctx, cancel := context.WithCancel(context.Background())
 	rt.cancel = cancel

@@ -23,7 +23,6 @@ type Stats struct {
 	Malformed      atomic.Uint64 // 3008/5014 answers
 	Panics         atomic.Uint64
 	Originated     atomic.Uint64 // requests originated by local applications
-	LocalBusy      atomic.Uint64 // requests answered 3004 because a local application's queue was full
 	// ByResult counts the answers the agent produced by Result-Code.
 	byResult [16]atomic.Uint64
 }

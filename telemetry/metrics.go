@@ -62,24 +62,26 @@ const (
 	keyEvent   = attribute.Key("event")
 	keyState   = attribute.Key("state")
 	keyOutcome = attribute.Key("outcome")
+	keyReason  = attribute.Key("reason")
 )
 
 // registerInstruments creates the asynchronous instruments and the
 // callback that fills them from the sources.
 func registerInstruments(m metric.Meter, src *sources) (metric.Registration, error) {
-	var errs [14]error
+	var errs [16]error
 	var (
 		requests, answers, events, reloads             metric.Int64ObservableCounter
 		pending, queue, up, state, wd, local, inflight metric.Int64ObservableGauge
 		policyEvents, frameErrors                      metric.Int64ObservableCounter
 		doicReports                                    metric.Int64ObservableGauge
+		shed, overload                                 metric.Int64ObservableCounter
 	)
 	requests, errs[0] = m.Int64ObservableCounter("dra.requests",
 		metric.WithDescription("Requests that passed validation (and requests originated by local applications, peer \"\"), by application, command and ingress peer; unknown applications and commands are \"other\", and so are unconfigured peers beyond the 64 counted by name."))
 	answers, errs[1] = m.Int64ObservableCounter("dra.answers",
 		metric.WithDescription("Answers sent back, by application, command, Result-Code (\"3xxx\" and so on for codes outside RFC 6733 and RFC 4006), the peer that answered (\"\" for the agent) and source (relayed or agent)."))
 	events, errs[2] = m.Int64ObservableCounter("dra.router.events",
-		metric.WithDescription("Routing events: forward attempts, failovers, retransmits, timeouts, busy, redirects, loops, malformed requests, panics, unknown and dropped answers, requests answered 3004 because a local application's queue was full (local_busy)."))
+		metric.WithDescription("Routing events: forward attempts, failovers, retransmits, timeouts, busy, redirects, loops, malformed requests, panics, unknown and dropped answers."))
 	pending, errs[3] = m.Int64ObservableGauge("dra.peer.pending",
 		metric.WithDescription("Requests forwarded to the peer and awaiting its answer."))
 	queue, errs[4] = m.Int64ObservableGauge("dra.peer.write_queue",
@@ -102,6 +104,10 @@ func registerInstruments(m metric.Meter, src *sources) (metric.Registration, err
 		metric.WithDescription("Connections closed because a frame header was unreadable."))
 	doicReports, errs[13] = m.Int64ObservableGauge("dra.policy.doic_reports",
 		metric.WithDescription("DOIC overload reports in force."))
+	shed, errs[14] = m.Int64ObservableCounter("dra.requests.shed",
+		metric.WithDescription("Requests refused with 3004 DIAMETER_TOO_BUSY under overload, by reason: ingress_backlog (the requester reads its answers too slowly), egress_queue (every eligible next hop's write queue is full), peer_refused (policy: pending cap, DOIC), local_queue (local application queue full)."))
+	overload, errs[15] = m.Int64ObservableCounter("dra.peer.overload",
+		metric.WithDescription("Connection backpressure events: read_paused (reading a peer's requests paused while its answers fill the write queue), closed_not_reading (connection closed: the peer read nothing for the write timeout), answers_lost (answers queued on a connection when it closed)."))
 	for _, err := range errs {
 		if err != nil {
 			return nil, err
@@ -134,12 +140,15 @@ func registerInstruments(m metric.Meter, src *sources) (metric.Registration, err
 				{"busy", st.Busy.Load()}, {"redirect", st.Redirects.Load()}, {"loop", st.Loops.Load()},
 				{"malformed", st.Malformed.Load()}, {"panic", st.Panics.Load()},
 				{"unknown_answer", st.UnknownAnswers.Load()}, {"dropped_answer", st.AnswersDropped.Load()},
-				{"originated", st.Originated.Load()}, {"local_busy", st.LocalBusy.Load()},
+				{"originated", st.Originated.Load()},
 			} {
 				o.ObserveInt64(events, int64(e.v), metric.WithAttributes(keyEvent.String(e.name)))
 			}
 			for _, q := range rt.LocalQueues() {
 				o.ObserveInt64(local, int64(q.Queued), metric.WithAttributes(keyApp.String(routing.AppLabel(q.App))))
+			}
+			for _, r := range routing.ShedReasons() {
+				o.ObserveInt64(shed, int64(rt.Shed(r)), metric.WithAttributes(keyReason.String(r.String())))
 			}
 		}
 		if m := s.Peers; m != nil {
@@ -160,6 +169,10 @@ func registerInstruments(m metric.Meter, src *sources) (metric.Registration, err
 			}
 			o.ObserveInt64(inflight, int64(total))
 			o.ObserveInt64(frameErrors, int64(m.FrameErrors()))
+			ov := m.Overload()
+			o.ObserveInt64(overload, int64(ov.ReadPauses), metric.WithAttributes(keyEvent.String("read_paused")))
+			o.ObserveInt64(overload, int64(ov.StalledCloses), metric.WithAttributes(keyEvent.String("closed_not_reading")))
+			o.ObserveInt64(overload, int64(ov.AnswersLost), metric.WithAttributes(keyEvent.String("answers_lost")))
 		}
 		if s.Policy != nil {
 			events, reports := s.Policy()
@@ -174,7 +187,7 @@ func registerInstruments(m metric.Meter, src *sources) (metric.Registration, err
 			o.ObserveInt64(reloads, int64(failed), metric.WithAttributes(keyOutcome.String("failure")))
 		}
 		return nil
-	}, requests, answers, events, pending, queue, up, state, wd, local, reloads, inflight, policyEvents, frameErrors, doicReports)
+	}, requests, answers, events, pending, queue, up, state, wd, local, reloads, inflight, policyEvents, frameErrors, doicReports, shed, overload)
 }
 
 // commandLabel names a command as its request abbreviation without the

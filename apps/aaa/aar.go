@@ -70,7 +70,7 @@ func (s *Server) serveAAR(req *diam.Message) *diam.Message {
 			return finish(withError(s.aaa(req, wire.ResultAuthorizationRejected), "unknown user", nil), req)
 		}
 	} else {
-		ok, reject := s.authenticate(req, u, known)
+		ok, reject := s.authenticate(req, name, u, known)
 		if reject != nil {
 			return reject
 		}
@@ -122,9 +122,10 @@ func (s *Server) aaa(req *diam.Message, code uint32) *diam.Message {
 
 func mustU32(a *diam.AVP) uint32 { v, _ := u32(a); return v }
 
-// authenticate checks the request's credentials. reject is a complete
-// answer when the request is malformed.
-func (s *Server) authenticate(req *diam.Message, u *user, known bool) (ok bool, reject *diam.Message) {
+// authenticate checks the credentials the request gives for user name (u,
+// known: its entry). reject is a complete answer when the request is
+// malformed.
+func (s *Server) authenticate(req *diam.Message, name string, u *user, known bool) (ok bool, reject *diam.Message) {
 	if chap := find(req.AVP, avp.CHAPAuth); chap != nil {
 		g := group(chap)
 		for _, code := range []uint32{avp.CHAPAlgorithm, avp.CHAPIdent, avp.CHAPResponse} {
@@ -148,7 +149,7 @@ func (s *Server) authenticate(req *diam.Message, u *user, known bool) (ok bool, 
 		return known && u.checkCHAP(ident[0], raw(chal), raw(find(g, avp.CHAPResponse))), nil
 	}
 	if pw := find(req.AVP, avp.UserPassword); pw != nil {
-		return known && u.checkPAP(raw(pw)), nil
+		return s.users.checkPAP(name, raw(pw)), nil
 	}
 	return false, nil
 }

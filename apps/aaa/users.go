@@ -70,6 +70,12 @@ type Users struct {
 	byName map[string]*user
 	// reversible reports whether any user has a chap secret.
 	reversible bool
+	// decoy stands in for an unknown user: a PBKDF2 entry with the
+	// iteration count most users have and a random key no password
+	// derives, so that refusing an unknown user costs what refusing a
+	// known one does and user names cannot be told apart by timing. Nil
+	// when no user has a PBKDF2 key.
+	decoy *user
 }
 
 // Len is the number of users.
@@ -121,7 +127,35 @@ func ParseUsers(r io.Reader) (*Users, error) {
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("aaa: users line %d: %w", n+1, err)
 	}
+	u.decoy = decoyFor(u.byName)
 	return u, nil
+}
+
+// decoyFor builds the unknown users' stand-in: the most common PBKDF2
+// iteration count (the larger on a tie) and key length, a random salt and
+// key. Not the largest count: one slow administrator entry would make
+// every unknown name that slow, a cost an attacker could impose at will.
+func decoyFor(users map[string]*user) *user {
+	type shape struct{ iter, keyLen, saltLen int }
+	counts := map[shape]int{}
+	var best shape
+	for _, e := range users {
+		if e.key == nil {
+			continue
+		}
+		sh := shape{e.iter, len(e.key), len(e.salt)}
+		counts[sh]++
+		if c, b := counts[sh], counts[best]; c > b || c == b && sh.iter > best.iter {
+			best = sh
+		}
+	}
+	if best.iter == 0 {
+		return nil
+	}
+	d := &user{iter: best.iter, salt: make([]byte, best.saltLen), key: make([]byte, best.keyLen)}
+	rand.Read(d.salt)
+	rand.Read(d.key)
+	return d
 }
 
 func parseUserLine(line string) (string, *user, error) {
@@ -197,6 +231,19 @@ func ChapSecret(secret string) string {
 func (u *Users) lookup(name string) (*user, bool) {
 	e, ok := u.byName[name]
 	return e, ok
+}
+
+// checkPAP reports whether password is the password of the user named
+// name; an unknown name costs the decoy's key derivation.
+func (u *Users) checkPAP(name string, password []byte) bool {
+	e, ok := u.byName[name]
+	if !ok {
+		if u.decoy != nil {
+			u.decoy.checkPAP(password)
+		}
+		return false
+	}
+	return e.checkPAP(password)
 }
 
 // checkPAP reports whether password is the user's password.

@@ -1,6 +1,7 @@
 package aaa
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -112,4 +113,71 @@ func FuzzParseUsers(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestUnknownUserDecoy: an unknown user name is refused after the same key
+// derivation as a known one (the decoy has the most common iteration
+// count and key size), so names cannot be told apart by timing; with no
+// PBKDF2 user there is nothing to imitate.
+func TestUnknownUserDecoy(t *testing.T) {
+	var lines []string
+	for i, iter := range []int{MinIterations, 2 * MinIterations, 2 * MinIterations, 50 * MinIterations} {
+		h, err := HashPassword(fmt.Sprintf("pw%d", i), iter)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines = append(lines, fmt.Sprintf("user%d %s", i, h))
+	}
+	u, err := ParseUsers(strings.NewReader(strings.Join(lines, "\n") + "\nbob " + ChapSecret("bob-secret") + "\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	known, _ := u.lookup("user1")
+	if u.decoy == nil || u.decoy.iter != 2*MinIterations || len(u.decoy.key) != len(known.key) || len(u.decoy.salt) != len(known.salt) {
+		t.Fatalf("decoy %+v, want the shape of user1 (%d iterations)", u.decoy, known.iter)
+	}
+	for _, tt := range []struct {
+		name, pw string
+		want     bool
+	}{
+		{"user1", "pw1", true},
+		{"user1", "pw2", false},
+		{"mallory", "pw1", false},
+		{"mallory", "", false},
+		{"bob", "bob-secret", true},
+	} {
+		if got := u.checkPAP(tt.name, []byte(tt.pw)); got != tt.want {
+			t.Errorf("checkPAP(%s, %s) = %v, want %v", tt.name, tt.pw, got, tt.want)
+		}
+	}
+	chapOnly, err := ParseUsers(strings.NewReader("bob " + ChapSecret("bob-secret") + "\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if chapOnly.decoy != nil || chapOnly.checkPAP("mallory", []byte("x")) {
+		t.Errorf("chap-only users: decoy %+v", chapOnly.decoy)
+	}
+}
+
+// BenchmarkPAPRefused compares refusing a wrong password of a known user
+// with refusing an unknown user: the two should cost the same.
+func BenchmarkPAPRefused(b *testing.B) {
+	h, err := HashPassword("alice-pw", 20_000)
+	if err != nil {
+		b.Fatal(err)
+	}
+	u, err := ParseUsers(strings.NewReader("alice " + h + "\n"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, name := range []string{"alice", "mallory"} {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if u.checkPAP(name, []byte("wrong")) {
+					b.Fatal("accepted")
+				}
+			}
+		})
+	}
 }

@@ -41,6 +41,9 @@ apps:
 	c := dratest.Start(t, dratest.Options{Host: "nas.client.test", Realm: "client.test",
 		Dial: []peers.PeerConfig{{Identity: "dra.lab.test", Addr: a.Addrs()[0].String(), Connect: true}}})
 	c.WaitOpen(t, "dra.lab.test")
+	if q := a.Router().LocalQueues(); len(q) != 2 || q[0].App != 1 || q[0].Workers != 1 || q[0].Capacity != 1 || q[1].App != 3 || q[1].Workers != 2 {
+		t.Errorf("local queues before any request %+v, want the AAA's and the CDF's, idle", q)
+	}
 
 	const burst = 10
 	aars := make([]<-chan wire.Msg, burst)

@@ -40,6 +40,20 @@ const (
 	DefaultLocalQueue   = 1024
 )
 
+// withDefaults is s with the defaults for what is not set.
+func (s LocalPool) withDefaults() LocalPool {
+	if s.Workers <= 0 {
+		s.Workers = DefaultLocalWorkers
+	}
+	if s.Queue <= 0 {
+		s.Queue = DefaultLocalQueue
+	}
+	return s
+}
+
+// depth is the queue of each worker.
+func (s LocalPool) depth() int { return (s.Queue + s.Workers - 1) / s.Workers }
+
 type localJob struct {
 	r *Request
 	h Handler
@@ -79,14 +93,9 @@ func (rt *Router) pool(app uint32, size LocalPool) *localPool {
 			return p
 		}
 	}
-	if size.Workers <= 0 {
-		size.Workers = DefaultLocalWorkers
-	}
-	if size.Queue <= 0 {
-		size.Queue = DefaultLocalQueue
-	}
+	size = size.withDefaults()
 	p := &localPool{app: app, size: size, queues: make([]chan localJob, size.Workers)}
-	depth := (size.Queue + size.Workers - 1) / size.Workers
+	depth := size.depth()
 	for i := range p.queues {
 		p.queues[i] = make(chan localJob, depth)
 		go rt.localWorker(p.queues[i])
@@ -187,14 +196,19 @@ type LocalQueue struct {
 	Busy uint64
 }
 
-// LocalQueues returns the state of every local application's workers that
-// served a request, by application id.
+// LocalQueues returns the state of every local application's workers, by
+// application id (those that have not served a request yet are started
+// on the first one, and shown idle).
 func (rt *Router) LocalQueues() []LocalQueue {
 	ps := &rt.localPools
 	ps.mu.RLock()
 	defer ps.mu.RUnlock()
+	if ps.closed {
+		return nil
+	}
 	var out []LocalQueue
-	if m := ps.pools.Load(); m != nil && !ps.closed {
+	m := ps.pools.Load()
+	if m != nil {
 		for _, p := range *m {
 			l := LocalQueue{App: p.app, Workers: len(p.queues), Busy: p.busy.Load()}
 			for _, q := range p.queues {
@@ -202,6 +216,15 @@ func (rt *Router) LocalQueues() []LocalQueue {
 				l.Queued += len(q)
 			}
 			out = append(out, l)
+		}
+	}
+	if g := rt.gen.Load(); g != nil {
+		for app := range g.opts.Local {
+			if m != nil && (*m)[app] != nil {
+				continue
+			}
+			s := g.opts.LocalPools[app].withDefaults()
+			out = append(out, LocalQueue{App: app, Workers: s.Workers, Capacity: s.depth() * s.Workers})
 		}
 	}
 	slices.SortFunc(out, func(a, b LocalQueue) int { return cmp.Compare(a.App, b.App) })

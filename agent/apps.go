@@ -31,7 +31,7 @@ func startApps(cfg *configs.Config, rt *routing.Router, log *slog.Logger) (*loca
 	la := &localApps{handlers: map[uint32]routing.Handler{}, pools: map[uint32]routing.LocalPool{}}
 	add := func(id uint32, h routing.Handler, ads []peers.App, c io.Closer, w configs.LocalWorkers) {
 		la.handlers[id] = h
-		la.pools[id] = localPool(id, w)
+		la.pools[id] = localPool(w)
 		la.adverts = append(la.adverts, ads...)
 		la.closers = append(la.closers, c)
 	}
@@ -58,28 +58,10 @@ func startApps(cfg *configs.Config, rt *routing.Router, log *slog.Logger) (*loca
 	return la, nil
 }
 
-// Default sizes of the local applications' workers: each keeps the 64
-// workers all three used to share. The applications wait mostly for their
-// journal's group-committed fsync, so many requests in flight make large
-// commits (the AAA with 32 workers answered a load generator's 400 in
-// flight at three quarters of the rate, with some 3004s).
-var defaultPools = map[uint32]routing.LocalPool{
-	cdf.AppID: {Workers: 64, Queue: 4096},
-	ocs.AppID: {Workers: 64, Queue: 4096},
-	aaa.AppID: {Workers: 64, Queue: 4096},
-}
-
-// localPool is app's configured workers, with its defaults for what is
-// not set.
-func localPool(app uint32, w configs.LocalWorkers) routing.LocalPool {
-	p := defaultPools[app]
-	if w.Workers > 0 {
-		p.Workers = w.Workers
-	}
-	if w.Queue > 0 {
-		p.Queue = w.Queue
-	}
-	return p
+// localPool is an application's configured workers (0: the router's
+// defaults, routing.DefaultLocalWorkers and DefaultLocalQueue).
+func localPool(w configs.LocalWorkers) routing.LocalPool {
+	return routing.LocalPool{Workers: w.Workers, Queue: w.Queue}
 }
 
 func (la *localApps) fail(err error) error { return errors.Join(err, la.close()) }

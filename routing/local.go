@@ -125,7 +125,7 @@ func (rt *Router) submitLocal(r *Request, h Handler) bool {
 		return false
 	}
 	p := rt.pool(app, r.gen.opts.LocalPools[app])
-	q := p.queues[fnv64(fnvOffset, r.SessionID)%uint64(len(p.queues))]
+	q := p.queues[fnv64(fnvOffset, r.SessionID())%uint64(len(p.queues))]
 	select {
 	case q <- localJob{r, h}:
 		return true

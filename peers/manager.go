@@ -127,16 +127,19 @@ type Manager struct {
 	stopping  bool
 	started   bool
 	retiring  map[*Peer]struct{} // removed peers whose connection is ending
+	awaitCER  map[*Conn]struct{} // accepted connections whose CER has not come
 
 	live   atomic.Pointer[tunables] // options Reconfigure may change
 	reconf sync.Mutex               // one Reconfigure at a time
 	drains sync.WaitGroup           // connections draining before DPR
 
-	conns   sync.WaitGroup // connection reader goroutines
-	dials   sync.WaitGroup // connection attempts
-	nconns  atomic.Int64
-	e2e     atomic.Uint32
-	refused atomic.Uint64
+	conns sync.WaitGroup // connection reader goroutines
+	dials sync.WaitGroup // connection attempts
+	// nconns counts connections, an accepted one from its accept (its
+	// TLS handshake holds a place under limits.max_connections too).
+	nconns   atomic.Int64
+	e2e      atomic.Uint32
+	unopened unopened
 	// frameErrors counts connections closed on an unreadable frame header.
 	frameErrors atomic.Uint64
 	ov          overload // conn_overload.go
@@ -159,6 +162,7 @@ func New(opts Options) (*Manager, error) {
 		peers:    map[string]*Peer{},
 		index:    newIndex(),
 		retiring: map[*Peer]struct{}{},
+		awaitCER: map[*Conn]struct{}{},
 		limitLog: logLimiter{every: 10 * time.Second},
 		cerLog:   logLimiter{every: 10 * time.Second},
 	}
@@ -296,17 +300,33 @@ func (m *Manager) closeListeners() {
 	}
 }
 
-// Shutdown stops accepting, sends DPR (cause REBOOTING) to every open peer
-// and waits for their DPA, or until ctx ends; then it closes whatever is
-// left.
+// Shutdown stops accepting and drains every open connection: out of
+// routing, the peer's new requests answered 3002, the answers in flight in
+// both directions waited for; then DPR (cause REBOOTING) and its DPA, all
+// within timers.disconnect. It returns once every connection has ended, or
+// ctx ends; then it closes whatever is left.
 func (m *Manager) Shutdown(ctx context.Context) error {
 	m.mu.Lock()
 	m.stopping = true
 	peers := m.everyPeerLocked()
+	silent := make([]*Conn, 0, len(m.awaitCER))
+	for c := range m.awaitCER {
+		silent = append(silent, c)
+	}
 	m.mu.Unlock()
 	m.closeListeners()
+	// Connections still waiting for their CER would hold the shutdown up
+	// to timers.capabilities: nothing is pending on them.
+	for _, c := range silent {
+		c.Close(errShutdown)
+	}
+	bound, dpaWait := disconnectShares(m.tun().disconnectTimeout)
 	for _, p := range peers {
-		p.disconnect(CauseRebooting)
+		// Always a drain of our own, even when a reload's is under way:
+		// this one has the shutdown's bound.
+		if c, _ := p.beginDrain(true, "agent shutting down"); c != nil {
+			m.drainThenDPR(p, c, CauseRebooting, bound, dpaWait)
+		}
 	}
 	done := make(chan struct{})
 	go func() { m.conns.Wait(); close(done) }()
@@ -353,15 +373,21 @@ func (m *Manager) everyPeerLocked() []*Peer {
 var ErrUnknownPeer = errors.New("peers: unknown peer")
 
 // Disconnect sends DPR (cause REBOOTING) to an open peer: an operator
-// action. The peer may reconnect, and a configured peer is redialled after
-// Tc as usual.
+// action. As on shutdown, the connection leaves routing at once and is
+// drained first (bounded by timers.disconnect, DPA included). The peer may
+// reconnect, and a configured peer is redialled after Tc as usual.
 func (m *Manager) Disconnect(identity string) error {
 	p := m.Peer(identity)
 	if p == nil {
 		return fmt.Errorf("%w: %s", ErrUnknownPeer, identity)
 	}
-	if p.sendDPR(CauseRebooting, false) == nil {
+	c, fresh := p.beginDrain(false, "peer being disconnected")
+	if c == nil {
 		return fmt.Errorf("%w: %s", ErrNotOpen, identity)
+	}
+	if fresh {
+		bound, dpaWait := disconnectShares(m.tun().disconnectTimeout)
+		m.drainThenDPR(p, c, CauseRebooting, bound, dpaWait)
 	}
 	return nil
 }
@@ -413,8 +439,10 @@ func (m *Manager) accept(l net.Listener, lc Listener) {
 			}
 			return
 		}
+		// Counted from the accept: a flood of TLS handshakes must not
+		// get past the limit.
 		if limit := m.tun().maxConnections; m.nconns.Load() >= int64(limit) {
-			m.refused.Add(1)
+			m.unopened[unopenedLimit].Add(1)
 			m.limitLog.warn(m.log, "connection refused: limit reached", "remote", nc.RemoteAddr().String(), "limit", limit)
 			nc.Close()
 			continue
@@ -422,23 +450,32 @@ func (m *Manager) accept(l net.Listener, lc Listener) {
 		if !m.admitConn(nc) {
 			continue
 		}
+		m.nconns.Add(1) // newConn does not count it again
 		go m.runResponder(nc, lc)
 	}
 }
 
 // newConn registers a connection; it returns nil (and closes nc) once the
-// manager is shutting down.
+// manager is shutting down. An accepted connection (not initiator) was
+// counted in nconns at its accept.
 func (m *Manager) newConn(nc net.Conn, initiator bool) *Conn {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.stopping && !initiator {
 		nc.Close()
+		m.nconns.Add(-1)
 		return nil
 	}
-	m.nconns.Add(1)
+	if initiator {
+		m.nconns.Add(1)
+	}
 	m.conns.Add(1)
 	t := m.tun()
-	return newConn(nc, initiator, t.maxMessageSize, t.writeQueue, m.log, &m.ov)
+	c := newConn(nc, initiator, t.maxMessageSize, t.writeQueue, m.log, &m.ov)
+	if !initiator {
+		m.awaitCER[c] = struct{}{} // until runResponder has read the CER
+	}
+	return c
 }
 
 func (m *Manager) connDone(c *Conn, err error) {
@@ -499,9 +536,11 @@ func (m *Manager) runInitiator(p *Peer, c *Conn) {
 // admission, then the open connection's traffic.
 func (m *Manager) runResponder(nc net.Conn, lc Listener) {
 	deadline := time.Now().Add(m.tun().capabilitiesTimeout)
-	nc.SetDeadline(deadline)
+	nc.SetDeadline(deadline) // bounds the TLS handshake too
 	if tc, ok := nc.(*tls.Conn); ok {
 		if err := tc.Handshake(); err != nil {
+			m.nconns.Add(-1)
+			m.unopened[unopenedTLS].Add(1)
 			m.cerLog.warn(m.log, "tls handshake failed", "remote", nc.RemoteAddr().String(), "err", err)
 			nc.Close()
 			return
@@ -513,17 +552,33 @@ func (m *Manager) runResponder(nc net.Conn, lc Listener) {
 		return
 	}
 	msg, err := c.rd.Next()
+	m.mu.Lock()
+	delete(m.awaitCER, c)
+	m.mu.Unlock()
 	if err != nil {
 		if isTimeout(err) {
 			err = errCERTimeout
 		}
-		if !m.answerFrameError(c, err) {
+		if ce := c.Err(); ce != nil {
+			err = ce // closed by Shutdown
+		}
+		switch {
+		case errors.Is(err, errShutdown):
+		case m.answerFrameError(c, err):
+			m.unopened[unopenedFrame].Add(1)
+		default:
+			if errors.Is(err, errCERTimeout) {
+				m.unopened[unopenedSilent].Add(1)
+			} else {
+				m.unopened[unopenedClosed].Add(1)
+			}
 			m.cerLog.warn(c.log, "connection closed before capabilities exchange", "err", err)
 		}
 		m.connDone(c, err)
 		return
 	}
 	if !msg.IsRequest() || msg.AppID() != 0 || msg.Code() != wire.CmdCapabilitiesExchange {
+		m.unopened[unopenedNotCER].Add(1)
 		m.cerLog.warn(c.log, "connection closed: first message is not a CER", "code", msg.Code(), "app", msg.AppID())
 		wire.PutBuf(msg)
 		m.connDone(c, errNotCER)
@@ -558,7 +613,7 @@ func (m *Manager) runResponder(nc net.Conn, lc Listener) {
 // closes after it is written.
 func (m *Manager) admit(c *Conn, cer wire.Msg, lc Listener) (*Peer, *Capabilities, AppSet, bool) {
 	refuse := func(code uint32, msg string, failed []byte, attrs ...any) (*Peer, *Capabilities, AppSet, bool) {
-		m.refused.Add(1)
+		m.unopened[unopenedRefused].Add(1)
 		c.log.Warn("peer refused", append([]any{"result_code", resultName(code), "reason", msg}, attrs...)...)
 		c.Send(m.build.cea(cer, c.LocalAddr(), code, msg, failed))
 		wire.PutBuf(cer)

@@ -77,9 +77,9 @@ func registerInstruments(m metric.Meter, src *sources) (metric.Registration, err
 		shed, overload                                 metric.Int64ObservableCounter
 	)
 	requests, errs[0] = m.Int64ObservableCounter("dra.requests",
-		metric.WithDescription("Requests received (and originated by local applications, peer \"\"), by application, command and ingress peer."))
+		metric.WithDescription("Requests that passed validation (and requests originated by local applications, peer \"\"), by application, command and ingress peer; unknown applications and commands are \"other\", and so are unconfigured peers beyond the 64 counted by name."))
 	answers, errs[1] = m.Int64ObservableCounter("dra.answers",
-		metric.WithDescription("Answers sent back, by application, command, Result-Code, the peer that answered (\"\" for the agent) and source (relayed or agent)."))
+		metric.WithDescription("Answers sent back, by application, command, Result-Code (\"3xxx\" and so on for codes outside RFC 6733 and RFC 4006), the peer that answered (\"\" for the agent) and source (relayed or agent)."))
 	events, errs[2] = m.Int64ObservableCounter("dra.router.events",
 		metric.WithDescription("Routing events: forward attempts, failovers, retransmits, timeouts, busy, redirects, loops, malformed requests, panics, unknown and dropped answers."))
 	pending, errs[3] = m.Int64ObservableGauge("dra.peer.pending",
@@ -93,7 +93,7 @@ func registerInstruments(m metric.Meter, src *sources) (metric.Registration, err
 	wd, errs[7] = m.Int64ObservableGauge("dra.peer.watchdog",
 		metric.WithDescription("1 for the peer's current RFC 3539 watchdog state (label state)."))
 	local, errs[8] = m.Int64ObservableGauge("dra.local.queue",
-		metric.WithDescription("Requests waiting for a local application worker."))
+		metric.WithDescription("Requests waiting for a worker of the local application (each has its own workers)."))
 	reloads, errs[9] = m.Int64ObservableCounter("dra.reloads",
 		metric.WithDescription("Configuration reloads by outcome (success, failure)."))
 	inflight, errs[10] = m.Int64ObservableGauge("dra.pending",
@@ -119,7 +119,7 @@ func registerInstruments(m metric.Meter, src *sources) (metric.Registration, err
 			snap := rt.Traffic().Snapshot()
 			for _, r := range snap.Requests {
 				o.ObserveInt64(requests, int64(r.Count), metric.WithAttributes(
-					keyApp.Int64(int64(r.App)), keyCommand.String(commandLabel(r.Command)), keyPeer.String(r.Peer)))
+					keyApp.String(routing.AppLabel(r.App)), keyCommand.String(commandLabel(r.Command)), keyPeer.String(r.Peer)))
 			}
 			for _, a := range snap.Answers {
 				source := "relayed"
@@ -127,8 +127,8 @@ func registerInstruments(m metric.Meter, src *sources) (metric.Registration, err
 					source = "agent"
 				}
 				o.ObserveInt64(answers, int64(a.Count), metric.WithAttributes(
-					keyApp.Int64(int64(a.App)), keyCommand.String(commandLabel(a.Command)),
-					keyResult.Int64(int64(a.ResultCode)), keyPeer.String(a.Peer), keySource.String(source)))
+					keyApp.String(routing.AppLabel(a.App)), keyCommand.String(commandLabel(a.Command)),
+					keyResult.String(routing.ResultLabel(a.ResultCode)), keyPeer.String(a.Peer), keySource.String(source)))
 			}
 			st := rt.Stats()
 			for _, e := range []struct {
@@ -144,7 +144,9 @@ func registerInstruments(m metric.Meter, src *sources) (metric.Registration, err
 			} {
 				o.ObserveInt64(events, int64(e.v), metric.WithAttributes(keyEvent.String(e.name)))
 			}
-			o.ObserveInt64(local, int64(rt.LocalQueued()))
+			for _, q := range rt.LocalQueues() {
+				o.ObserveInt64(local, int64(q.Queued), metric.WithAttributes(keyApp.String(routing.AppLabel(q.App))))
+			}
 			for _, r := range routing.ShedReasons() {
 				o.ObserveInt64(shed, int64(rt.Shed(r)), metric.WithAttributes(keyReason.String(r.String())))
 			}
@@ -189,8 +191,12 @@ func registerInstruments(m metric.Meter, src *sources) (metric.Registration, err
 }
 
 // commandLabel names a command as its request abbreviation without the
-// final R ("CC" for Credit-Control), or its decimal code.
+// final R ("CC" for Credit-Control), or its decimal code; "other" for the
+// commands the router counts together (routing.Other).
 func commandLabel(code uint32) string {
+	if code == routing.Other {
+		return "other"
+	}
 	if n, ok := commandNames[code]; ok {
 		return n
 	}
@@ -232,7 +238,7 @@ func (p producer) Produce(context.Context) ([]metricdata.ScopeMetrics, error) {
 		if l.Relayed {
 			source = "relayed"
 		}
-		attrs := attribute.NewSet(keyApp.Int64(int64(l.App)), keyCommand.String(commandLabel(l.Command)), keySource.String(source))
+		attrs := attribute.NewSet(keyApp.String(routing.AppLabel(l.App)), keyCommand.String(commandLabel(l.Command)), keySource.String(source))
 		total.DataPoints = append(total.DataPoints, point(attrs, l.Total, p.src.start, now))
 		added.DataPoints = append(added.DataPoints, point(attrs, l.Added, p.src.start, now))
 	}

@@ -38,6 +38,8 @@ type Agent struct {
 
 	// pol is the policy kept across reloads (agent/policy.go).
 	pol *agentPolicy
+	// state is the state store opened at start (agent/state.go).
+	state *stateStore
 }
 
 // SetConfigPath records the file the configuration came from, so that the
@@ -60,17 +62,23 @@ func New(cfg *configs.Config, log *slog.Logger, with ...Option) (*Agent, error) 
 	}
 	a := &Agent{log: log}
 	a.cfg.Store(cfg)
+	if err := a.openState(cfg); err != nil {
+		return nil, err
+	}
 	if err := a.preparePolicy(cfg); err != nil {
+		a.state.close()
 		return nil, err
 	}
 	a.router = routing.New(table, RouterOptions(cfg, log))
 	if err := a.startTelemetry(cfg, o); err != nil {
 		a.router.Close()
+		a.state.close()
 		return nil, err
 	}
 	if a.apps, err = startApps(cfg, a.router, log); err != nil {
 		a.router.Close()
 		a.tel.Shutdown(context.Background())
+		a.state.close()
 		return nil, err
 	}
 	ropts, commit := a.routerOptions(cfg)
@@ -85,6 +93,7 @@ func New(cfg *configs.Config, log *slog.Logger, with ...Option) (*Agent, error) 
 		a.router.Close()
 		a.apps.close()
 		a.tel.Shutdown(context.Background())
+		a.state.close()
 		return nil, fmt.Errorf("agent: %w", err)
 	}
 	a.router.Attach(m)
@@ -114,12 +123,15 @@ func (a *Agent) Shutdown(ctx context.Context) error {
 	err := a.peers.Shutdown(ctx)
 	a.router.Close()
 	a.admin.Shutdown(ctx)
-	return errors.Join(err, a.apps.close(), a.tel.Shutdown(ctx))
+	return errors.Join(err, a.apps.close(), a.tel.Shutdown(ctx), a.state.close())
 }
 
 // Ready reports whether every mandatory peer is open with its watchdog
-// OKAY, and otherwise which are not.
+// OKAY and the state store (Redis) answers, and otherwise what is not.
 func (a *Agent) Ready() (bool, string) {
+	if ok, why := a.state.ready(); !ok {
+		return false, why
+	}
 	var missing []string
 	for _, p := range a.cfg.Load().Peers {
 		if !p.Mandatory {

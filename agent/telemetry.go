@@ -41,7 +41,7 @@ func (a *Agent) startTelemetry(cfg *configs.Config, o options) error {
 // observeTelemetry points the instruments at the running parts and mounts
 // /metrics on the admin API.
 func (a *Agent) observeTelemetry() {
-	a.tel.Observe(telemetry.Sources{Router: a.router, Peers: a.peers, Policy: a.policyCounts, Reloads: a.reloadCounts})
+	a.tel.Observe(telemetry.Sources{Router: a.router, Peers: a.peers, Policy: a.policyCounts, Reloads: a.reloadCounts, State: a.state.counts})
 	if h := a.tel.Handler(); h != nil {
 		a.admin.Handle("GET /metrics", h)
 	}

@@ -21,6 +21,7 @@ type Redis struct {
 	timeout time.Duration
 	log     *slog.Logger
 	down    atomic.Bool // the last operation found Redis unavailable
+	unavail atomic.Uint64
 }
 
 var (
@@ -83,6 +84,10 @@ func (s *Redis) Backend() string { return BackendRedis }
 // Close closes the connections.
 func (s *Redis) Close() error { return s.c.Close() }
 
+// Unavailable counts the operations (Ping excluded) that failed with
+// ErrUnavailable since the store was made.
+func (s *Redis) Unavailable() uint64 { return s.unavail.Load() }
+
 // Ping sends PING.
 func (s *Redis) Ping(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
@@ -101,6 +106,9 @@ func (s *Redis) result(ctx context.Context, op string, err error) error {
 	}
 	if !unavailable(ctx, err) {
 		return fmt.Errorf("state: redis %s: %w", op, err)
+	}
+	if op != "ping" {
+		s.unavail.Add(1)
 	}
 	if s.down.CompareAndSwap(false, true) {
 		s.log.Warn("state: redis unavailable; operations on shared state fail until it is back", "op", op, "err", err)

@@ -89,6 +89,7 @@ func TestRedisUnavailable(t *testing.T) {
 				waitFor(t, 5*time.Second, func() bool { return op.call(ctx, s) == nil })
 			}
 			logs.reset()
+			before := s.Unavailable()
 			tc.fail(srv)
 			for _, op := range redisOps {
 				start := time.Now()
@@ -103,6 +104,11 @@ func TestRedisUnavailable(t *testing.T) {
 			}
 			if h := Check(ctx, s); h.Up || h.Err == nil || h.Backend != BackendRedis {
 				t.Errorf("health while down: %+v", h)
+			}
+			// Every operation counted once; PING (the first op and the health
+			// check) not.
+			if got := s.Unavailable() - before; got != uint64(len(redisOps)-1) {
+				t.Errorf("Unavailable counted %d operations, want %d", got, len(redisOps)-1)
 			}
 			tc.heal(srv)
 			for _, op := range redisOps {

@@ -25,6 +25,9 @@ type Sources struct {
 	// Reloads reports how many configuration reloads succeeded and
 	// failed.
 	Reloads func() (ok, failed uint64)
+	// State reports the state store's backend, whether it answered its
+	// last health check, and how many operations failed as unavailable.
+	State func() (backend string, up bool, unavailable uint64)
 }
 
 // Count is one named counter.
@@ -63,18 +66,21 @@ const (
 	keyState   = attribute.Key("state")
 	keyOutcome = attribute.Key("outcome")
 	keyReason  = attribute.Key("reason")
+	keyBackend = attribute.Key("backend")
 )
 
 // registerInstruments creates the asynchronous instruments and the
 // callback that fills them from the sources.
 func registerInstruments(m metric.Meter, src *sources) (metric.Registration, error) {
-	var errs [16]error
+	var errs [18]error
 	var (
 		requests, answers, events, reloads             metric.Int64ObservableCounter
 		pending, queue, up, state, wd, local, inflight metric.Int64ObservableGauge
 		policyEvents, frameErrors                      metric.Int64ObservableCounter
 		doicReports                                    metric.Int64ObservableGauge
 		shed, overload                                 metric.Int64ObservableCounter
+		stateUp                                        metric.Int64ObservableGauge
+		stateUnavailable                               metric.Int64ObservableCounter
 	)
 	requests, errs[0] = m.Int64ObservableCounter("dra.requests",
 		metric.WithDescription("Requests that passed validation (and requests originated by local applications, peer \"\"), by application, command and ingress peer; unknown applications and commands are \"other\", and so are unconfigured peers beyond the 64 counted by name."))
@@ -108,6 +114,10 @@ func registerInstruments(m metric.Meter, src *sources) (metric.Registration, err
 		metric.WithDescription("Requests refused with 3004 DIAMETER_TOO_BUSY under overload, by reason: ingress_backlog (the requester reads its answers too slowly), egress_queue (every eligible next hop's write queue is full), peer_refused (policy: pending cap, DOIC), local_queue (local application queue full)."))
 	overload, errs[15] = m.Int64ObservableCounter("dra.peer.overload",
 		metric.WithDescription("Connection backpressure events: read_paused (reading a peer's requests paused while its answers fill the write queue), closed_not_reading (connection closed: the peer read nothing for the write timeout), answers_lost (answers queued on a connection when it closed)."))
+	stateUp, errs[16] = m.Int64ObservableGauge("dra.state.backend_up",
+		metric.WithDescription("1 when the state store (label backend: embedded or redis) answered its last health check (a PING every second), else 0."))
+	stateUnavailable, errs[17] = m.Int64ObservableCounter("dra.state.unavailable",
+		metric.WithDescription("Operations on the state store that failed because it could not be reached in time (Redis down, failing over or slower than state.redis.timeout); health checks not counted."))
 	for _, err := range errs {
 		if err != nil {
 			return nil, err
@@ -186,8 +196,17 @@ func registerInstruments(m metric.Meter, src *sources) (metric.Registration, err
 			o.ObserveInt64(reloads, int64(ok), metric.WithAttributes(keyOutcome.String("success")))
 			o.ObserveInt64(reloads, int64(failed), metric.WithAttributes(keyOutcome.String("failure")))
 		}
+		if s.State != nil {
+			backend, ok, failed := s.State()
+			var v int64
+			if ok {
+				v = 1
+			}
+			o.ObserveInt64(stateUp, v, metric.WithAttributes(keyBackend.String(backend)))
+			o.ObserveInt64(stateUnavailable, int64(failed), metric.WithAttributes(keyBackend.String(backend)))
+		}
 		return nil
-	}, requests, answers, events, pending, queue, up, state, wd, local, reloads, inflight, policyEvents, frameErrors, doicReports, shed, overload)
+	}, requests, answers, events, pending, queue, up, state, wd, local, reloads, inflight, policyEvents, frameErrors, doicReports, shed, overload, stateUp, stateUnavailable)
 }
 
 // commandLabel names a command as its request abbreviation without the

@@ -339,6 +339,8 @@ func TestPrometheusEndpoint(t *testing.T) {
 	check("dra_policy_events_total", map[string]string{"event": "refused_peer"}, 0)
 	check("dra_peer_frame_errors_total", nil, 0)
 	check("dra_policy_doic_reports", nil, 0)
+	check("dra_state_backend_up", map[string]string{"backend": "embedded"}, 1)
+	check("dra_state_unavailable_total", map[string]string{"backend": "embedded"}, 0)
 	if h := fams["dra_request_duration_seconds"]; h != nil {
 		for _, m := range h.Metric {
 			if b := m.Histogram.GetBucket(); len(b) < 10 {

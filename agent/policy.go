@@ -6,6 +6,7 @@ import (
 	"github.com/dra-project/dra/configs"
 	"github.com/dra-project/dra/policy"
 	"github.com/dra-project/dra/routing"
+	"github.com/dra-project/dra/state"
 )
 
 // agentPolicy is the agent's policy: the state kept across reloads (rate
@@ -22,6 +23,10 @@ type agentPolicy struct {
 func (a *Agent) preparePolicy(cfg *configs.Config) error {
 	if a.pol == nil {
 		a.pol = &agentPolicy{state: policy.NewState(a.log)}
+		if a.state != nil && a.state.s.Backend() == state.BackendRedis {
+			// Rate limits count in Redis: a limit is the cluster's.
+			a.pol.state.Shared = policy.NewShared(a.state.s.Buckets())
+		}
 	}
 	p, err := policy.Build(cfg.Policy, policy.Identity{OriginHost: cfg.Identity.OriginHost, OriginRealm: cfg.Identity.OriginRealm}, a.pol.state)
 	if err != nil {

@@ -25,6 +25,8 @@ type stateStore struct {
 	reason atomic.Pointer[string] // why the store is down
 	stop   chan struct{}
 	done   sync.WaitGroup
+	closed sync.Once
+	err    error // Close's
 }
 
 // openState opens the store cfg.State configures (embedded: in process,
@@ -85,14 +87,18 @@ func (st *stateStore) ready() (bool, string) {
 	return false, "state backend " + st.s.Backend() + " unavailable: " + why
 }
 
-// close stops the health checks and closes the store.
+// close stops the health checks and closes the store; closing again
+// (Shutdown twice) returns the first close's error.
 func (st *stateStore) close() error {
 	if st == nil {
 		return nil
 	}
-	close(st.stop)
-	st.done.Wait()
-	return st.s.Close()
+	st.closed.Do(func() {
+		close(st.stop)
+		st.done.Wait()
+		st.err = st.s.Close()
+	})
+	return st.err
 }
 
 // counts feeds the dra.state.* metrics.

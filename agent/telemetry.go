@@ -67,12 +67,17 @@ func (a *Agent) Telemetry() *telemetry.Telemetry { return a.tel }
 // policyCounts feeds the dra.policy.* metrics.
 func (a *Agent) policyCounts() ([]telemetry.Count, int) {
 	p := a.pol.state
+	var rlUnavailable uint64
+	if p.Shared != nil {
+		rlUnavailable = p.Shared.Unavailable.Load()
+	}
 	return []telemetry.Count{
 		{Name: "refused_address", Value: p.Gate.RefusedAddr.Load()},
 		{Name: "refused_peer", Value: p.Gate.RefusedPeer.Load()},
 		{Name: "doic_report", Value: p.Overload.Received.Load()},
 		{Name: "doic_throttled", Value: p.Overload.Throttled.Load()},
 		{Name: "doic_diverted", Value: p.Overload.Diverted.Load()},
+		{Name: "rate_limit_unavailable", Value: rlUnavailable},
 	}, len(p.Overload.Reports(time.Now()))
 }
 

@@ -90,7 +90,20 @@ type RateLimit struct {
 	// of requests accepted at once.
 	Rate  float64 `mapstructure:"rate"`
 	Burst int     `mapstructure:"burst"`
+	// OnUnavailable is what the rule does when its buckets are shared
+	// (state.backend redis) and Redis cannot be reached: local (the
+	// default) limits each agent with its own bucket of the same rate and
+	// burst, allow admits every request, refuse answers 3004. Unused with
+	// the embedded backend.
+	OnUnavailable string `mapstructure:"on_unavailable"`
 }
+
+// Values of RateLimit.OnUnavailable.
+const (
+	OnUnavailableLocal  = "local"
+	OnUnavailableAllow  = "allow"
+	OnUnavailableRefuse = "refuse"
+)
 
 // PendingCap is a pending-request cap for the egress peers it names.
 type PendingCap struct {
@@ -236,6 +249,11 @@ func (p *Policy) Validate() error {
 		}
 		if r.Burst < 1 || r.Burst > 1e9 {
 			v.add(f+".burst", "%d is not between 1 and 1000000000", r.Burst)
+		}
+		switch r.OnUnavailable {
+		case "", OnUnavailableLocal, OnUnavailableAllow, OnUnavailableRefuse:
+		default:
+			v.add(f+".on_unavailable", "%q is not one of local, allow, refuse", r.OnUnavailable)
 		}
 		v.patterns(f+".peers", r.Peers)
 	}

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -63,7 +64,7 @@ func BenchmarkPolicyRequest(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		now := time.Now().UnixNano()
-		if allowRate(p.rates, "mme.client.test", 4, now) != "" {
+		if allowRate(context.Background(), p.rates, "mme.client.test", 4, now) != "" {
 			b.Fatal("limited")
 		}
 		_ = reduction(p.ov, HostReport, 4, "ocs1.a.test", now)
@@ -83,7 +84,7 @@ func BenchmarkPolicyRateLimitParallel(b *testing.B) {
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if msg := allowRate(p.rates, "mme.client.test", 4, time.Now().UnixNano()); msg != "" {
+			if msg := allowRate(context.Background(), p.rates, "mme.client.test", 4, time.Now().UnixNano()); msg != "" {
 				b.Error(msg)
 				return
 			}

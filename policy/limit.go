@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"sync"
@@ -90,6 +91,14 @@ type rateRule struct {
 	apps  u32set
 	lim   *limiter
 	msg   string
+
+	// shared, when set, holds the rule's buckets (state.backend redis);
+	// lim is then the fallback of on_unavailable local.
+	shared      *Shared
+	rate        float64
+	burst       int
+	unavailable string // configs.OnUnavailable*
+	unavailMsg  string
 }
 
 // Limits holds the limiters shared by successive policy generations, keyed
@@ -135,7 +144,7 @@ func (s *Limits) prune(keep map[*limiter]bool) {
 
 // allow checks every matching rule for a request from peer for app at now;
 // it returns the refusing rule's message, or "".
-func allowRate(rules []rateRule, peer string, app uint32, now int64) string {
+func allowRate(ctx context.Context, rules []rateRule, peer string, app uint32, now int64) string {
 	for i := range rules {
 		r := &rules[i]
 		if !r.apps.allows(app) || (len(r.peers) > 0 && !r.peers.matchString(peer)) {
@@ -147,6 +156,22 @@ func allowRate(rules []rateRule, peer string, app uint32, now int64) string {
 		}
 		if r.lim.perApp {
 			k.app = app
+		}
+		if r.shared != nil {
+			allowed, ok := r.shared.takeShared(ctx, r, k, now)
+			if ok {
+				if !allowed {
+					return r.msg
+				}
+				continue
+			}
+			r.shared.Unavailable.Add(1)
+			switch r.unavailable {
+			case configs.OnUnavailableAllow:
+				continue
+			case configs.OnUnavailableRefuse:
+				return r.unavailMsg
+			}
 		}
 		if !r.lim.bucket(k).take(now, r.lim.interval, r.lim.limit) {
 			return r.msg

@@ -22,6 +22,9 @@ type State struct {
 	Limits   *Limits
 	Overload *Overload
 	Gate     *Gate
+	// Shared, when set before Build, holds the rate limits' buckets in the
+	// state store (state.backend redis); nil keeps them in this agent.
+	Shared *Shared
 
 	mu       sync.Mutex
 	sessions map[string]*sessionMap
@@ -93,7 +96,9 @@ func Build(c configs.Policy, id Identity, st *State) (*Policy, error) {
 		keep[l] = true
 		p.rates = append(p.rates, rateRule{
 			name: name, peers: compilePatterns(r.Peers), apps: r.Applications, lim: l,
-			msg: fmt.Sprintf("rate limit %s exceeded (%g/s, burst %d)", name, r.Rate, r.Burst),
+			msg:    fmt.Sprintf("rate limit %s exceeded (%g/s, burst %d)", name, r.Rate, r.Burst),
+			shared: st.Shared, rate: r.Rate, burst: r.Burst, unavailable: onUnavailable(r.OnUnavailable),
+			unavailMsg: fmt.Sprintf("rate limit %s: shared state unavailable", name),
 		})
 	}
 	st.Limits.prune(keep)
@@ -119,7 +124,7 @@ func (p *Policy) Middleware() routing.Middleware {
 	}
 	return func(next routing.Handler) routing.Handler {
 		return routing.HandlerFunc(func(ctx context.Context, r *routing.Request) (routing.Answer, error) {
-			if code, msg := p.screen(r); code != 0 {
+			if code, msg := p.screen(ctx, r); code != 0 {
 				return p.errorAnswer(r, code, msg), nil
 			}
 			return next.ServeDiameter(ctx, r)
@@ -128,13 +133,13 @@ func (p *Policy) Middleware() routing.Middleware {
 }
 
 // screen runs the request stages; a non-zero code refuses r.
-func (p *Policy) screen(r *routing.Request) (uint32, string) {
+func (p *Policy) screen(ctx context.Context, r *routing.Request) (uint32, string) {
 	if r.Originated() {
 		return 0, ""
 	}
 	app := r.AppID()
 	if len(p.rates) > 0 {
-		if msg := allowRate(p.rates, r.Ingress.Identity(), app, p.now().UnixNano()); msg != "" {
+		if msg := allowRate(ctx, p.rates, r.Ingress.Identity(), app, p.now().UnixNano()); msg != "" {
 			return wire.ResultTooBusy, msg
 		}
 	}

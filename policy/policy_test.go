@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"context"
 	"encoding/binary"
 	"net/netip"
 	"testing"
@@ -105,16 +106,16 @@ func TestLimitsSurviveReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Now().UnixNano()
-	if allowRate(p1.rates, "peer.test", 4, now) != "" {
+	if allowRate(context.Background(), p1.rates, "peer.test", 4, now) != "" {
 		t.Fatal("first request refused")
 	}
 	p2, _ := Build(cfg, Identity{"dra.test", "test"}, st)
-	if allowRate(p2.rates, "peer.test", 4, now) == "" {
+	if allowRate(context.Background(), p2.rates, "peer.test", 4, now) == "" {
 		t.Error("bucket state lost across a reload with the same rule")
 	}
 	cfg.RateLimits[0].Burst = 2
 	p3, _ := Build(cfg, Identity{"dra.test", "test"}, st)
-	if allowRate(p3.rates, "peer.test", 4, now) != "" {
+	if allowRate(context.Background(), p3.rates, "peer.test", 4, now) != "" {
 		t.Error("changed rule kept the old bucket")
 	}
 }
@@ -263,6 +264,7 @@ func TestValidateNamesFields(t *testing.T) {
 		{configs.Policy{PeerACL: configs.PeerACL{DenyAddresses: []string{"10.0.0.0/33"}}}, "policy.peer_acl.deny_addresses[0]"},
 		{configs.Policy{RateLimits: []configs.RateLimit{{Per: "user", Rate: 1, Burst: 1}}}, "policy.rate_limits[0].per"},
 		{configs.Policy{RateLimits: []configs.RateLimit{{Per: "peer", Rate: 0, Burst: 1}}}, "policy.rate_limits[0].rate"},
+		{configs.Policy{RateLimits: []configs.RateLimit{{Per: "peer", Rate: 1, Burst: 1, OnUnavailable: "open"}}}, "policy.rate_limits[0].on_unavailable"},
 		{configs.Policy{AVPRules: []configs.AVPRule{{Actions: []configs.AVPAction{{Action: "add", Code: 1, Type: "unsigned32", Value: "x"}}}}}, "policy.avp_rules[0].actions[0].value"},
 		{configs.Policy{TopologyHiding: []configs.TopologyHiding{{Peers: []string{"a.b"}, InternalHosts: []string{"*.in"}, Pseudonym: ""}}}, "policy.topology_hiding[0].pseudonym"},
 		{configs.Policy{PeerACL: configs.PeerACL{AllowHosts: []string{"a*.b"}}}, "policy.peer_acl.allow_hosts[0]"},

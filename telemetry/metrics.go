@@ -105,7 +105,7 @@ func registerInstruments(m metric.Meter, src *sources) (metric.Registration, err
 	inflight, errs[10] = m.Int64ObservableGauge("dra.pending",
 		metric.WithDescription("Requests awaiting an answer from any peer."))
 	policyEvents, errs[11] = m.Int64ObservableCounter("dra.policy.events",
-		metric.WithDescription("Policy events: connections refused by source address, peers refused at CER, DOIC overload reports received, requests throttled (answered 3004) and diverted to an alternate by DOIC."))
+		metric.WithDescription("Policy events: connections refused by source address, peers refused at CER, DOIC overload reports received, requests throttled (answered 3004) and diverted to an alternate by DOIC, and requests a shared rate limit judged without Redis (rate_limit_unavailable: its on_unavailable fallback applied)."))
 	frameErrors, errs[12] = m.Int64ObservableCounter("dra.peer.frame_errors",
 		metric.WithDescription("Connections closed because a frame header was unreadable."))
 	doicReports, errs[13] = m.Int64ObservableGauge("dra.policy.doic_reports",

@@ -20,6 +20,8 @@ func runContract(t *testing.T, open pair) {
 	t.Run("Bindings", func(t *testing.T) { testBindings(t, open) })
 	t.Run("BindingTTL", func(t *testing.T) { testBindingTTL(t, open) })
 	t.Run("BindingRefresh", func(t *testing.T) { testBindingRefresh(t, open) })
+	t.Run("BindingSwap", func(t *testing.T) { testBindingSwap(t, open) })
+	t.Run("BindingSwapRace", func(t *testing.T) { testBindingSwapRace(t, open) })
 	t.Run("BucketTake", func(t *testing.T) { testBucketTake(t, open) })
 	t.Run("BucketRefill", func(t *testing.T) { testBucketRefill(t, open) })
 	t.Run("BucketExactUnderConcurrency", func(t *testing.T) { testBucketConcurrency(t, open) })
@@ -132,6 +134,94 @@ func testBindingRefresh(t *testing.T, open pair) {
 		_, ok, _ := b.Bindings().Get(ctx, "s-refresh")
 		return !ok
 	})
+}
+
+// testBindingSwap: compare-and-swap with refresh, step by step, each step
+// seen by the other handle.
+func testBindingSwap(t *testing.T, open pair) {
+	a, b := open(t)
+	ctx := context.Background()
+	const s = "s-swap"
+	for i, st := range []struct {
+		h             Store
+		old, peer     string
+		wantBound     string
+		wantOK        bool
+		wantAfterward string
+	}{
+		{a, "p0", "p1", "", false, ""},     // old does not match "nothing"
+		{a, "", "p1", "p1", true, "p1"},    // absent: bound
+		{b, "", "p2", "p1", false, "p1"},   // bound to another: left alone
+		{b, "p2", "p2", "p1", false, "p1"}, // refresh of another's: refused
+		{b, "p1", "p2", "p2", true, "p2"},  // compare-and-swap
+		{a, "p1", "p3", "p2", false, "p2"}, // stale old: refused
+		{a, "p1", "p2", "p2", true, "p2"},  // already peer: refreshed
+	} {
+		bound, ok, err := st.h.Bindings().Swap(ctx, s, st.old, st.peer, time.Minute)
+		if err != nil || bound != st.wantBound || ok != st.wantOK {
+			t.Fatalf("step %d: Swap(%q -> %q) = %q %v %v, want %q %v", i, st.old, st.peer, bound, ok, err, st.wantBound, st.wantOK)
+		}
+		got, _, err := a.Bindings().Get(ctx, s)
+		if err != nil || got != st.wantAfterward {
+			t.Fatalf("step %d: bound to %q afterwards (%v), want %q", i, got, err, st.wantAfterward)
+		}
+	}
+	// A swap refreshes: past the first TTL the binding is still there.
+	if _, ok, err := a.Bindings().Swap(ctx, "s-swap-ttl", "", "p1", 200*time.Millisecond); err != nil || !ok {
+		t.Fatalf("bind: %v %v", ok, err)
+	}
+	if _, ok, err := b.Bindings().Swap(ctx, "s-swap-ttl", "", "p1", 10*time.Second); err != nil || !ok {
+		t.Fatalf("refresh: %v %v", ok, err)
+	}
+	time.Sleep(400 * time.Millisecond) // past the first TTL
+	if got, ok, err := a.Bindings().Get(ctx, "s-swap-ttl"); err != nil || !ok || got != "p1" {
+		t.Fatalf("refreshed binding: %q %v %v", got, ok, err)
+	}
+	if _, _, err := a.Bindings().Swap(ctx, "", "", "p1", time.Minute); !errors.Is(err, ErrInvalidArgument) {
+		t.Errorf("swap of an empty session: %v", err)
+	}
+}
+
+// testBindingSwapRace: agents that each found a binding to a peer they
+// cannot use and swap it for their own choice at once: exactly one wins,
+// and the others are told whose binding is in force.
+func testBindingSwapRace(t *testing.T, open pair) {
+	a, b := open(t)
+	ctx := context.Background()
+	const s = "s-swap-race"
+	if _, _, err := a.Bindings().Bind(ctx, s, "gone", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	const n = 16
+	var wg sync.WaitGroup
+	var wins atomic.Int32
+	bounds := make([]string, n)
+	for i := range n {
+		h := a
+		if i%2 == 1 {
+			h = b
+		}
+		wg.Go(func() {
+			bound, ok, err := h.Bindings().Swap(ctx, s, "gone", fmt.Sprintf("p%d", i), time.Minute)
+			if err != nil {
+				t.Error(err)
+			}
+			if ok {
+				wins.Add(1)
+			}
+			bounds[i] = bound
+		})
+	}
+	wg.Wait()
+	final, _, _ := a.Bindings().Get(ctx, s)
+	if wins.Load() != 1 {
+		t.Fatalf("%d swaps won, want 1", wins.Load())
+	}
+	for i, bound := range bounds {
+		if bound != final {
+			t.Errorf("swap %d was told %q, the binding is %q", i, bound, final)
+		}
+	}
 }
 
 func testBucketTake(t *testing.T, open pair) {

@@ -146,6 +146,29 @@ func (b *embeddedBindings) Bind(_ context.Context, session, peer string, ttl tim
 	return peer, true, nil
 }
 
+func (b *embeddedBindings) Swap(_ context.Context, session, old, peer string, ttl time.Duration) (string, bool, error) {
+	if err := checkBind(session, peer, ttl); err != nil {
+		return "", false, err
+	}
+	sh := &b.bind[(*Embedded)(b).shard(session)]
+	now := b.now()
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	v, ok := sh.m[session]
+	cur := ""
+	if ok && now.Before(v.expires) {
+		cur = v.peer
+	}
+	if cur != old && cur != peer {
+		return cur, false, nil
+	}
+	if !ok && len(sh.m) >= b.maxBi {
+		evict(sh.m, b.maxBi, func(v binding) bool { return !now.Before(v.expires) })
+	}
+	sh.m[session] = binding{peer: peer, expires: now.Add(ttl)}
+	return peer, true, nil
+}
+
 func (b *embeddedBindings) Refresh(_ context.Context, session string, ttl time.Duration) (bool, error) {
 	if err := checkBind(session, "-", ttl); err != nil {
 		return false, err

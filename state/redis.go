@@ -179,6 +179,26 @@ func (b *redisBindings) Bind(ctx context.Context, session, peer string, ttl time
 	return "", false, fmt.Errorf("state: redis bind: unexpected reply %v", res)
 }
 
+func (b *redisBindings) Swap(ctx context.Context, session, old, peer string, ttl time.Duration) (string, bool, error) {
+	if err := checkBind(session, peer, ttl); err != nil {
+		return "", false, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, b.timeout)
+	defer cancel()
+	res, err := swapScript.Run(ctx, b.c, []string{b.key(session)}, old, peer, ttl.Milliseconds()).Slice()
+	if err := (*Redis)(b).result(ctx, "swap binding", err); err != nil {
+		return "", false, err
+	}
+	if len(res) == 2 {
+		ok, ok1 := res[0].(int64)
+		bound, ok2 := res[1].(string)
+		if ok1 && ok2 {
+			return bound, ok == 1, nil
+		}
+	}
+	return "", false, fmt.Errorf("state: redis swap: unexpected reply %v", res)
+}
+
 func (b *redisBindings) Refresh(ctx context.Context, session string, ttl time.Duration) (bool, error) {
 	if err := checkBind(session, "-", ttl); err != nil {
 		return false, err

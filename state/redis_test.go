@@ -57,6 +57,10 @@ var redisOps = []struct {
 		return err
 	}},
 	{"delete", func(ctx context.Context, s Store) error { return s.Bindings().Delete(ctx, "s3") }},
+	{"swap", func(ctx context.Context, s Store) error {
+		_, _, err := s.Bindings().Swap(ctx, "s4", "", "p", time.Minute)
+		return err
+	}},
 	{"take", func(ctx context.Context, s Store) error {
 		_, _, err := s.Buckets().Take(ctx, "k", 1, 10, 1)
 		return err

@@ -15,6 +15,19 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return {1, ARGV[1]}
 `)
 
+// swapScript: KEYS[1] the binding; ARGV old ("" for none), peer, TTL in
+// ms. Returns {1, peer} when the binding was old or peer and is now peer
+// for the TTL, {0, bound peer or ""} otherwise.
+var swapScript = redis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+if not cur then cur = '' end
+if cur == ARGV[1] or cur == ARGV[2] then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  return {1, ARGV[2]}
+end
+return {0, cur}
+`)
+
 // takeScript: KEYS[1] the bucket, a hash of t (tokens) and ts (the time
 // of t, in microseconds of the server's clock, so that agents with
 // different clocks agree); ARGV rate (tokens/s), burst, n. Returns

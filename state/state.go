@@ -50,6 +50,14 @@ type Bindings interface {
 	Refresh(ctx context.Context, session string, ttl time.Duration) (ok bool, err error)
 	// Delete removes session's binding; deleting none is not an error.
 	Delete(ctx context.Context, session string) error
+	// Swap is compare-and-swap with refresh, in one atomic step: when
+	// session is bound to old (old "" meaning not bound) it becomes bound
+	// to peer for ttl; when it is bound to peer already its TTL is set to
+	// ttl. Any other binding is left alone. It returns the binding in
+	// force after the call and whether it is peer's (swapped, made or
+	// refreshed). Swap(s, "", p) is Bind that also refreshes p's binding;
+	// Swap(s, p, p) is Refresh of p's binding only.
+	Swap(ctx context.Context, session, old, peer string, ttl time.Duration) (bound string, ok bool, err error)
 }
 
 // Buckets are token buckets shared by every user of the store: on Redis,

@@ -154,6 +154,7 @@ func (a *Agent) routerOptions(cfg *configs.Config) (o routing.Options, commit fu
 	o = RouterOptions(cfg, a.log)
 	o.Local = a.apps.handlers
 	o.LocalPools = a.apps.pools
+	o.Binder = a.state.binder
 	return o, a.pol.apply(&o, cfg)
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/dra-project/dra/configs"
+	"github.com/dra-project/dra/routing"
 	"github.com/dra-project/dra/state"
 )
 
@@ -27,6 +28,7 @@ type stateStore struct {
 	done   sync.WaitGroup
 	closed sync.Once
 	err    error // Close's
+	binder *binder
 }
 
 // openState opens the store cfg.State configures (embedded: in process,
@@ -42,7 +44,7 @@ func (a *Agent) openState(cfg *configs.Config) error {
 	if err != nil {
 		return fmt.Errorf("agent: %w", err)
 	}
-	st := &stateStore{s: s, stop: make(chan struct{})}
+	st := &stateStore{s: s, stop: make(chan struct{}), binder: &binder{b: s.Bindings()}}
 	st.set(state.Check(ctx, s))
 	if s.Backend() != state.BackendEmbedded {
 		st.done.Add(1)
@@ -114,3 +116,38 @@ func (st *stateStore) counts() (backend string, up bool, unavailable uint64) {
 // shared with the other agents configured with it. Local applications and
 // the policy use this one store.
 func (a *Agent) State() state.Store { return a.state.s }
+
+// bindingRetry is how long routes with shared_binding leave a store that
+// failed alone before asking it again: meanwhile they pick as if the
+// binding were off, so that an unreachable Redis costs one timeout a
+// second, not one per request.
+const bindingRetry = time.Second
+
+// binder gives the router the store's session bindings (routes with
+// shared_binding).
+type binder struct {
+	b       state.Bindings
+	retryAt atomic.Int64 // unix nanos; 0 while the store answers
+}
+
+var _ routing.Binder = (*binder)(nil)
+
+func (b *binder) Swap(ctx context.Context, session, old, peer string, ttl time.Duration) (string, bool, error) {
+	now := time.Now().UnixNano()
+	if at := b.retryAt.Load(); at != 0 && now < at {
+		return "", false, errBindingsResting
+	}
+	bound, ok, err := b.b.Swap(ctx, session, old, peer, ttl)
+	if err != nil {
+		b.retryAt.Store(now + int64(bindingRetry))
+		return "", false, err
+	}
+	if b.retryAt.Load() != 0 {
+		b.retryAt.Store(0)
+	}
+	return bound, ok, nil
+}
+
+// errBindingsResting is the binder's error while it leaves a failed store
+// alone.
+var errBindingsResting = fmt.Errorf("agent: session bindings not asked for %s after a failure: %w", bindingRetry, state.ErrUnavailable)

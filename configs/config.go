@@ -245,8 +245,14 @@ type Route struct {
 	Timeout time.Duration `mapstructure:"timeout"`
 	Retries *int          `mapstructure:"retries"`
 	// Sticky keeps a Session-Id on one peer while it is up (default true).
-	Sticky   *bool    `mapstructure:"sticky"`
-	Redirect Redirect `mapstructure:"redirect"`
+	Sticky *bool `mapstructure:"sticky"`
+	// SharedBinding binds each Session-Id to the peer its first request
+	// went to, in the state store, so that every agent on the same Redis
+	// sends the session's requests there (relay and proxy routes);
+	// BindingTTL is how long a binding lives unused (default 1h).
+	SharedBinding bool          `mapstructure:"shared_binding"`
+	BindingTTL    time.Duration `mapstructure:"binding_ttl"`
+	Redirect      Redirect      `mapstructure:"redirect"`
 }
 
 // RoutePeer is one next hop of a route.

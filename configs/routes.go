@@ -27,6 +27,7 @@ func (c *Config) RealmRoutes() ([]realm.Route, error) {
 			Name: r.Name, Realm: r.Realm, Commands: r.Commands,
 			OriginHost: r.OriginHost, OriginRealm: r.OriginRealm,
 			Timeout: r.Timeout, Retries: -1, Sticky: true,
+			SharedBinding: r.SharedBinding, BindingTTL: r.BindingTTL,
 			RedirectHosts: r.Redirect.Hosts, RedirectMaxCache: r.Redirect.MaxCacheTime,
 		}
 		switch app := strings.TrimSpace(r.Application); app {

@@ -82,6 +82,13 @@ type Route struct {
 	// Sticky keeps the requests of one Session-Id on one peer while it is
 	// up (weighted rendezvous hashing over the eligible peers).
 	Sticky bool
+	// SharedBinding binds each Session-Id to the peer its first request
+	// went to, in the state store (Redis: for every agent), for
+	// BindingTTL refreshed on use; later requests follow the binding
+	// while that peer is usable, and are bound again otherwise. Relay and
+	// proxy routes only.
+	SharedBinding bool
+	BindingTTL    time.Duration
 
 	// Redirect answers (action redirect).
 	RedirectHosts    []string // DiameterURIs, e.g. "aaa://hss1.example.net:3868;transport=tcp"
@@ -95,6 +102,9 @@ type Route struct {
 	groups []Group
 	order  int
 }
+
+// DefaultBindingTTL is a shared binding's lifetime without use.
+const DefaultBindingTTL = time.Hour
 
 // PeerRef is one next hop of a route.
 type PeerRef struct {

@@ -47,6 +47,15 @@ func Build(routes []Route) (*Table, error) {
 			bad(i, "realm: %v", err)
 			continue
 		}
+		if r.SharedBinding && r.Action != Relay && r.Action != Proxy {
+			bad(i, "shared_binding needs action relay or proxy, not %s", r.Action)
+		}
+		switch {
+		case r.BindingTTL < 0 || (r.BindingTTL > 0 && r.BindingTTL < time.Second):
+			bad(i, "binding_ttl %s is below 1s", r.BindingTTL)
+		case r.BindingTTL == 0:
+			r.BindingTTL = DefaultBindingTTL
+		}
 		switch r.Action {
 		case Relay, Proxy:
 			if len(r.Peers) == 0 {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 func relay(realm string, app uint32, peers ...string) Route {
@@ -132,6 +133,8 @@ func TestBuildErrors(t *testing.T) {
 		{"negative weight", Route{Realm: "a.net", Action: Relay, Peers: []PeerRef{{Host: "p", Weight: -1}}}, "negative weight"},
 		{"duplicate peer", Route{Realm: "a.net", Action: Relay, Peers: []PeerRef{{Host: "p"}, {Host: "P"}}}, "twice"},
 		{"bad usage", Route{Realm: "a.net", Action: Redirect, RedirectHosts: []string{"aaa://x"}, RedirectUsage: 9}, "Redirect-Host-Usage"},
+		{"shared binding on local", Route{Realm: "a.net", Action: Local, SharedBinding: true}, "shared_binding needs action relay"},
+		{"short binding ttl", Route{Realm: "a.net", Action: Relay, Peers: []PeerRef{{Host: "p"}}, SharedBinding: true, BindingTTL: time.Millisecond}, "binding_ttl"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -96,6 +96,9 @@ func (rt *Router) forward(r *Request) Answer {
 	r.congested = false // this attempt's finding, not an earlier one's
 	for {
 		a := rt.pick(r)
+		if a != nil && r.ntried == 0 && r.route.SharedBinding {
+			a = rt.bound(r, a)
+		}
 		if a == nil && r.congested {
 			return rt.shedAnswer(r, ShedEgressQueue, "the write queue of every eligible peer for route "+r.route.Name+" is full")
 		}

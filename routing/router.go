@@ -42,7 +42,10 @@ type Options struct {
 	Middleware []Middleware
 	// Hooks are the policy callbacks after the routing decision
 	// (routing/hooks.go); nil: none.
-	Hooks  *Hooks
+	Hooks *Hooks
+	// Binder keeps the session bindings of routes with SharedBinding
+	// (binding.go); nil: those routes pick as if it were off.
+	Binder Binder
 	Logger *slog.Logger
 }
 

@@ -83,3 +83,27 @@ func BenchmarkTakeParallel(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkBindingSwap is the Swap a shared_binding route makes for each
+// request when the agents agree: a refresh of the session's binding to
+// the peer chosen.
+func BenchmarkBindingSwap(b *testing.B) {
+	ctx := context.Background()
+	for _, st := range benchStores(b) {
+		b.Run(st.name, func(b *testing.B) {
+			const n = 1024
+			ids := make([]string, n)
+			for i := range ids {
+				ids[i] = "dra1.example.net;1733300000;" + strconv.Itoa(i)
+			}
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				if _, ok, err := st.s.Bindings().Swap(ctx, ids[i%n], "", "hss1.example.net", time.Hour); err != nil || !ok {
+					b.Fatal(ok, err)
+				}
+				i++
+			}
+		})
+	}
+}

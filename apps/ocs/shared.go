@@ -408,7 +408,12 @@ func (c *sharedCredit) provision() {
 func (c *sharedCredit) account(typ uint32, data string) (AccountInfo, bool, error) {
 	var info AccountInfo
 	var ok bool
-	_, err := c.apply(accountKey(typ, data), func(a *shAcct, w *writes) ([]byte, error) {
+	key := accountKey(typ, data)
+	a := c.get(key)
+	a.mu.Lock()
+	a.loaded = false // read the balance, not this agent's copy of it
+	a.mu.Unlock()
+	_, err := c.apply(key, func(a *shAcct, w *writes) ([]byte, error) {
 		if !a.exists {
 			return nil, nil
 		}

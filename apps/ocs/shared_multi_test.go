@@ -187,3 +187,119 @@ func TestSharedSessionTimeoutReleasesOnAnotherServer(t *testing.T) {
 		t.Fatalf("after the timeout: %+v; want the reservation released", info)
 	}
 }
+
+// waitFor polls cond until it holds, failing t after 30 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestSharedRedisKilledMidLoad: sessions on two servers are updated
+// without pause while Redis (AOF, fsync always) is killed and restarted.
+// While it is down every request is answered 5012 with an Error-Message;
+// a client resends the refused request (T flag) until it is answered
+// 2001. Afterwards the account has used exactly what the 2001 answers
+// acknowledged: nothing answered 2001 was lost with Redis, nothing
+// charged twice, no credit created.
+func TestSharedRedisKilledMidLoad(t *testing.T) {
+	const total, workers = 1_000_000_000, 4
+	r := redistest.Start(t, redistest.Options{AOF: true})
+	cfg := spreadConfig(t, total)
+	nodes := []*node{sharedNode(t, cfg, r.Addr), sharedNode(t, cfg, r.Addr)}
+	var acked atomic.Uint64
+	var progress, refused atomic.Int64
+	stop := make(chan struct{})
+	errs := make(chan error, workers)
+	var wg sync.WaitGroup
+	for i := range workers {
+		c, err := dialClient(nodes[i%2].addr, fmt.Sprintf("pgw%d.client.test", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.conn.Close() })
+		sid := fmt.Sprintf("pgw;kill;%d", i)
+		// call sends m until it is answered other than 5012, resending it
+		// with the T flag after a 5012.
+		call := func(m func() *diam.Message) (*diam.Message, error) {
+			msg := m()
+			for {
+				a, err := c.send(msg, 10*time.Second)
+				if err != nil {
+					return nil, fmt.Errorf("%s: %w", sid, err)
+				}
+				if resultCode(a) != 5012 {
+					return a, nil
+				}
+				if e := errorMessage(a); e != "credit store unavailable" {
+					return nil, fmt.Errorf("%s: 5012 with Error-Message %q", sid, e)
+				}
+				refused.Add(1)
+				time.Sleep(10 * time.Millisecond)
+				msg = retransmit(m())
+			}
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- func() error {
+				a, err := call(func() *diam.Message {
+					return ccrMsg(sid, requestInitial, 0, subAVP(0, msisdn), octets(avp.RequestedServiceUnit, 100_000))
+				})
+				if err != nil {
+					return err
+				}
+				g := grantedOctets(a)
+				num := uint32(1)
+				for ; ; num++ {
+					select {
+					case <-stop:
+						a, err := call(func() *diam.Message { return ccrU(sid, requestTermination, num, g, false) })
+						if err == nil && resultCode(a) != 2001 {
+							err = fmt.Errorf("%s CCR-T: %d", sid, resultCode(a))
+						}
+						if err == nil {
+							acked.Add(g)
+						}
+						return err
+					default:
+					}
+					a, err := call(func() *diam.Message { return ccrU(sid, requestUpdate, num, g, true) })
+					if err != nil {
+						return err
+					}
+					if resultCode(a) != 2001 {
+						return fmt.Errorf("%s CCR-U #%d: %d", sid, num, resultCode(a))
+					}
+					acked.Add(g)
+					g = grantedOctets(a)
+					progress.Add(1)
+				}
+			}()
+		}()
+	}
+	waitFor(t, "load before the kill", func() bool { return progress.Load() >= 40 })
+	r.Kill()
+	waitFor(t, "5012 answers while Redis is down", func() bool { return refused.Load() >= workers })
+	r.Restart()
+	at := progress.Load()
+	waitFor(t, "load after the restart", func() bool { return progress.Load() >= at+40 })
+	close(stop)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	info, ok := nodes[0].srv.Account(0, msisdn)
+	if !ok || info.Used.Octets != acked.Load() || info.Available.Octets != total-acked.Load() || info.Reserved.Octets != 0 {
+		t.Errorf("account %+v (found %v); want used %d as acknowledged, the rest available, none reserved", info, ok, acked.Load())
+	}
+	t.Logf("%d updates answered 2001, %d answered 5012 while Redis was down", progress.Load(), refused.Load())
+}

@@ -83,8 +83,12 @@ type shAcct struct {
 // keep changing the subscriber.
 const sharedMaxTries = 32
 
-// sidCacheMax bounds the Session-Id cache (cleared when full).
-const sidCacheMax = 1 << 16
+// sidCacheMax and acctCacheMax bound the Session-Id cache and the
+// copies of subscribers' hashes (each cleared when full).
+const (
+	sidCacheMax  = 1 << 16
+	acctCacheMax = 1 << 16
+)
 
 // errSharedContention is answered 5012 when a request could not commit in
 // sharedMaxTries tries.
@@ -128,6 +132,13 @@ func (c *sharedCredit) get(key string) *shAcct {
 	defer c.mu.Unlock()
 	a := c.accts[key]
 	if a == nil {
+		if len(c.accts) >= acctCacheMax {
+			// Requests holding a dropped copy finish on it; a request
+			// that makes another copy of the same subscriber meanwhile
+			// is kept apart from them by the version check, as another
+			// agent's would be.
+			clear(c.accts)
+		}
 		a = &shAcct{}
 		c.accts[key] = a
 	}

@@ -43,12 +43,13 @@ func startNode(t *testing.T, newOCS func(Originator) (*Server, error)) *node {
 	return n
 }
 
-// sharedNode starts an OCS on the shared store at addr, with its own
-// Redis client as another agent would have.
-func sharedNode(t *testing.T, cfg Config, addr string) *node {
+// sharedNode starts an OCS on the shared store at addrs (one: standalone,
+// several: Cluster), with its own Redis client as another agent would
+// have.
+func sharedNode(t *testing.T, cfg Config, addrs ...string) *node {
 	t.Helper()
 	log := quietLogger(testWriter{t})
-	r, err := state.NewRedis(state.RedisConfig{Addrs: []string{addr}, KeyPrefix: "t:", Timeout: sharedTimeout}, log)
+	r, err := state.NewRedis(state.RedisConfig{Addrs: addrs, KeyPrefix: "t:", Timeout: sharedTimeout}, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,8 +59,8 @@ func sharedNode(t *testing.T, cfg Config, addr string) *node {
 	})
 }
 
-// backends are the two stores: embedded (one data directory) and redis
-// (one redis-server with AOF).
+// backends are the two stores: embedded (one data directory), redis (one
+// redis-server with AOF) and redis-cluster (three nodes).
 func backends(t *testing.T) []backend {
 	return []backend{
 		{"embedded", func(t *testing.T, cfg Config) *node {
@@ -68,11 +69,32 @@ func backends(t *testing.T) []backend {
 			})
 		}},
 		{"redis", func(t *testing.T, cfg Config) *node { return sharedNode(t, cfg, redisOf(t).Addr) }},
+		{"redis-cluster", func(t *testing.T, cfg Config) *node { return sharedNode(t, cfg, clusterOf(t).Addrs()...) }},
 	}
 }
 
-var redisMu sync.Mutex
-var redisByTest = map[*testing.T]*redistest.Server{}
+var (
+	redisMu       sync.Mutex
+	redisByTest   = map[*testing.T]*redistest.Server{}
+	clusterByTest = map[*testing.T]*redistest.Cluster{}
+)
+
+// clusterOf returns the test's Redis Cluster, started on first use.
+func clusterOf(t *testing.T) *redistest.Cluster {
+	redisMu.Lock()
+	defer redisMu.Unlock()
+	c := clusterByTest[t]
+	if c == nil {
+		c = redistest.StartCluster(t, 3, redistest.Options{})
+		clusterByTest[t] = c
+		t.Cleanup(func() {
+			redisMu.Lock()
+			delete(clusterByTest, t)
+			redisMu.Unlock()
+		})
+	}
+	return c
+}
 
 // redisOf returns the test's redis-server, started on first use.
 func redisOf(t *testing.T) *redistest.Server {

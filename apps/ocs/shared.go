@@ -391,7 +391,8 @@ func (c *sharedCredit) create(a *shAcct, sub subscription, w *writes) bool {
 // Blocked on those it does from configuration; an existing account keeps
 // its balances (the configured balance is a starting balance, and other
 // agents may have charged it). Accounts that could not be provisioned now
-// (Redis down) are added by their first request.
+// (Redis down) are added by their first request; Blocked is then applied
+// at the next start with Redis up.
 func (c *sharedCredit) provision() {
 	for k, ac := range c.s.provisioned {
 		sub := subscription{typ: subscriptionTypes[ac.Type], data: ac.Data}
@@ -409,6 +410,11 @@ func (c *sharedCredit) provision() {
 			}
 			return nil, nil
 		})
+		if errors.Is(err, state.ErrUnavailable) {
+			// Each further try would wait for the timeout too.
+			c.s.log.Warn("ocs: credit store unavailable at start; configured accounts are added by their first request", "err", err)
+			return
+		}
 		if err != nil {
 			c.s.log.Warn("ocs: provisioning account in the credit store; retried by its first request", "type", ac.Type, "data", ac.Data, "err", err)
 		}

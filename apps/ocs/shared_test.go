@@ -237,3 +237,26 @@ func TestSharedProvisionKeepsBalance(t *testing.T) {
 		t.Fatalf("account after restart with another configured balance: %+v (found %v); want the balance kept and blocked", info, ok)
 	}
 }
+
+// TestSharedRedisDownAtStart: an OCS started while Redis is down starts,
+// answers 5012 with an Error-Message, and once Redis is up serves the
+// configured accounts with their configured balance.
+func TestSharedRedisDownAtStart(t *testing.T) {
+	r := redistest.Start(t, redistest.Options{})
+	r.Kill()
+	n := sharedNode(t, resendConfig(t.TempDir()), r.Addr)
+	c := newClient(t, n.addr)
+	ini := func() *diam.Message {
+		return ccrMsg("pgw;down;1", requestInitial, 0, subAVP(0, msisdn), octets(avp.RequestedServiceUnit, 100_000))
+	}
+	if a := c.call(t, ini()); resultCode(a) != 5012 || errorMessage(a) != "credit store unavailable" {
+		t.Fatalf("CCR-I with Redis down: %d %q; want 5012 \"credit store unavailable\"", resultCode(a), errorMessage(a))
+	}
+	r.Restart()
+	if a := c.call(t, retransmit(ini())); resultCode(a) != 2001 || grantedOctets(a) != 100_000 {
+		t.Fatalf("CCR-I resent with Redis up: %d granted %d", resultCode(a), grantedOctets(a))
+	}
+	if info, ok := n.srv.Account(0, msisdn); !ok || info.Available.Octets != 500_000_000-100_000 {
+		t.Fatalf("account: %+v (found %v); want the configured balance less the grant", info, ok)
+	}
+}

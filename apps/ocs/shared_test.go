@@ -260,3 +260,31 @@ func TestSharedRedisDownAtStart(t *testing.T) {
 		t.Fatalf("account: %+v (found %v); want the configured balance less the grant", info, ok)
 	}
 }
+
+// TestSharedRedisPausedCommitLost: Redis stops answering (SIGSTOP) while
+// a CCR-U's commit is on its way; the OCS answers 5012 after the timeout.
+// Whether or not Redis runs the commit it had received once resumed, the
+// resent CCR-U (twice) is answered 2001 and charged once.
+func TestSharedRedisPausedCommitLost(t *testing.T) {
+	const sid = "pgw;paused;1"
+	r := redistest.Start(t, redistest.Options{})
+	n := sharedNode(t, resendConfig(t.TempDir()), r.Addr)
+	c := newClient(t, n.addr)
+	if a := c.call(t, ccrMsg(sid, requestInitial, 0, subAVP(0, msisdn), octets(avp.RequestedServiceUnit, 100_000))); resultCode(a) != 2001 {
+		t.Fatalf("CCR-I: %d", resultCode(a))
+	}
+	r.Pause()
+	a := c.call(t, ccrU(sid, requestUpdate, 1, 150_000, true))
+	r.Resume()
+	if resultCode(a) != 5012 || errorMessage(a) != "credit store unavailable" {
+		t.Fatalf("CCR-U with Redis paused: %d %q; want 5012", resultCode(a), errorMessage(a))
+	}
+	for range 2 {
+		if a := c.call(t, retransmit(ccrU(sid, requestUpdate, 1, 150_000, true))); resultCode(a) != 2001 || grantedOctets(a) != 100_000 {
+			t.Fatalf("CCR-U resent: %d granted %d", resultCode(a), grantedOctets(a))
+		}
+	}
+	if info, ok := n.srv.Account(0, msisdn); !ok || info.Used.Octets != 150_000 || info.Available.Octets != 500_000_000-250_000 {
+		t.Fatalf("account: %+v (found %v); want 150000 used once, 100000 reserved", info, ok)
+	}
+}

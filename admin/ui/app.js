@@ -310,7 +310,10 @@ function renderTiles(stats) {
   }
 }
 
-function renderLatency(now) {
+// renderLatency adds a point to the chart, placed by the browser's clock
+// (the quantiles themselves come from the agent's counters).
+function renderLatency() {
+  const now = Date.now();
   const relayed = (l) => l.source === 'relayed';
   const pt = {
     t: now,
@@ -391,18 +394,17 @@ async function poll() {
     const now = stats.t;
     samples.push({ t: now, m: metrics ? parseMetrics(metrics.body) : null, s: stats.body });
     samples = samples.filter((s) => now - s.t <= WINDOW_MS * 2);
-    if (cfg && cfg.body && cfg.body.Config && cfg.body.Config.Identity) {
-      identity = cfg.body.Config.Identity.OriginHost || '';
-      if (identity) {
-        $('#identity').textContent = identity + ' · ' + (cfg.body.Config.Identity.OriginRealm || '');
-        document.title = 'dra · ' + identity;
-      }
+    const id = cfg && cfg.body && cfg.body.config && cfg.body.config.identity;
+    if (id && id.origin_host) {
+      identity = id.origin_host;
+      $('#identity').textContent = identity + ' · ' + (id.origin_realm || '');
+      document.title = 'dra · ' + identity;
     }
     if (routes) { renderRoutes(routes.body); routesAt = Date.now(); }
     renderPeers(peers.body, now);
     renderTiles(stats.body);
     renderCodes();
-    renderLatency(now);
+    renderLatency();
     banner(metrics ? '' : 'The agent serves no /metrics (telemetry.metrics.prometheus is off): rates and latency are not shown.');
     $('#dot').className = 'dot ok';
     $('#clock').textContent = 'live · ' + new Date(now).toLocaleTimeString();

@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/spf13/viper"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/dra-project/dra/apps/aaa"
 	"github.com/dra-project/dra/apps/cdf"
@@ -22,8 +23,73 @@ var defaultYAML []byte
 //go:embed lab.yaml
 var labYAML []byte
 
-// DefaultYAML returns the embedded default configuration file.
+// DefaultYAML returns the embedded default configuration file: the
+// built-in default of every key, which a configuration file overrides.
 func DefaultYAML() []byte { return bytes.Clone(defaultYAML) }
+
+// labHeader heads RunYAML's file.
+const labHeader = `# What dra runs with when no configuration file is given: the built-in
+# defaults (dra -print-builtin-defaults) plus lab mode. The agent's own
+# realm is served locally by all three applications; the OCS gives any
+# subscriber a starting balance, the AAA server knows the user demo/demo
+# (PAP and CHAP). dra -config with this file runs the same agent; a
+# production file leaves the lab applications off.
+`
+
+// RunYAML returns, as one YAML file, the configuration the agent runs
+// with when no file is given: the embedded defaults with the lab
+// configuration merged in. Load of this file gives what Load("") gives.
+func RunYAML() ([]byte, error) {
+	var base, lab yaml.Node
+	if err := yaml.Unmarshal(defaultYAML, &base); err != nil {
+		return nil, fmt.Errorf("configs: embedded default: %w", err)
+	}
+	if err := yaml.Unmarshal(labYAML, &lab); err != nil {
+		return nil, fmt.Errorf("configs: embedded lab configuration: %w", err)
+	}
+	if len(base.Content) != 1 || len(lab.Content) != 1 {
+		return nil, errors.New("configs: embedded configuration: not one YAML document")
+	}
+	root := base.Content[0]
+	if len(root.Content) > 0 {
+		root.Content[0].HeadComment = "" // the defaults' own header
+	}
+	mergeYAML(root, lab.Content[0])
+	var b bytes.Buffer
+	b.WriteString(labHeader)
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(&base); err != nil {
+		return nil, fmt.Errorf("configs: %w", err)
+	}
+	if err := enc.Close(); err != nil {
+		return nil, fmt.Errorf("configs: %w", err)
+	}
+	return b.Bytes(), nil
+}
+
+// mergeYAML merges the mapping src into the mapping dst as viper merges a
+// file into the defaults: a mapping is merged key by key, anything else
+// (a list, a scalar) replaces what dst has.
+func mergeYAML(dst, src *yaml.Node) {
+	for i := 0; i+1 < len(src.Content); i += 2 {
+		k, v := src.Content[i], src.Content[i+1]
+		j := 0
+		for ; j+1 < len(dst.Content); j += 2 {
+			if dst.Content[j].Value == k.Value {
+				break
+			}
+		}
+		switch {
+		case j+1 >= len(dst.Content):
+			dst.Content = append(dst.Content, k, v)
+		case v.Kind == yaml.MappingNode && dst.Content[j+1].Kind == yaml.MappingNode:
+			mergeYAML(dst.Content[j+1], v)
+		default:
+			dst.Content[j+1] = v
+		}
+	}
+}
 
 // EnvPrefix prefixes environment overrides: DRA_IDENTITY_ORIGIN_HOST
 // overrides identity.origin_host.
@@ -88,12 +154,25 @@ func parse(file []byte, lookupEnv func(string) (string, bool)) (*Config, error) 
 			return nil, fmt.Errorf("yaml: %w", err)
 		}
 	}
+	// set records the keys the file and the environment set, so that a
+	// problem is reported at the key the user wrote.
+	set := setKeys{}
+	if len(file) > 0 {
+		fv := viper.New()
+		fv.SetConfigType("yaml")
+		if err := fv.ReadConfig(bytes.NewReader(file)); err == nil {
+			for _, k := range fv.AllKeys() {
+				set[k] = ""
+			}
+		}
+	}
 	// Environment overrides apply to scalar keys; viper only consults the
 	// environment for keys it knows, which the default file lists.
 	for _, key := range v.AllKeys() {
 		env := EnvPrefix + "_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
 		if val, ok := lookupEnv(env); ok {
 			v.Set(key, val)
+			set[key] = env
 		}
 	}
 	// Application settings start from their packages' defaults; the file
@@ -110,15 +189,24 @@ func parse(file []byte, lookupEnv func(string) (string, bool)) (*Config, error) 
 	if err != nil {
 		return nil, fmt.Errorf("decode: %w", err)
 	}
-	c.normalize()
-	if err := c.Validate(); err != nil {
+	c.Identity.OriginHost = strings.TrimSpace(c.Identity.OriginHost)
+	c.Identity.OriginRealm = strings.TrimSpace(c.Identity.OriginRealm)
+	// Validation sees what the user wrote: a list item's default is
+	// filled in only afterwards, so that a bad timers.watchdog is not
+	// also reported at every peer that inherits it.
+	if err := c.validate(set); err != nil {
 		return nil, err
 	}
+	c.inherit()
 	return &c, nil
 }
 
-// normalize fills per-item defaults that a YAML list cannot inherit.
-func (c *Config) normalize() {
+// setKeys maps each key the file or the environment set to the variable
+// that set it ("" for the file).
+type setKeys map[string]string
+
+// inherit fills per-item defaults that a YAML list cannot inherit.
+func (c *Config) inherit() {
 	for i := range c.Listen {
 		if c.Listen[i].Transport == "" {
 			c.Listen[i].Transport = "tcp"
@@ -133,8 +221,6 @@ func (c *Config) normalize() {
 			p.WatchdogInterval = c.Timers.Watchdog
 		}
 	}
-	c.Identity.OriginHost = strings.TrimSpace(c.Identity.OriginHost)
-	c.Identity.OriginRealm = strings.TrimSpace(c.Identity.OriginRealm)
 }
 
 // ErrInvalid is wrapped by every validation error.

@@ -13,9 +13,15 @@ import (
 const MinWatchdog = 6 * time.Second
 
 // Validate checks every field and returns all problems at once, each naming
-// its field, joined and wrapping ErrInvalid.
-func (c *Config) Validate() error {
-	var v validator
+// its field, joined and wrapping ErrInvalid. A list item's field left
+// unset (a peer's transport or watchdog_interval) stands for its default.
+func (c *Config) Validate() error { return c.validate(nil) }
+
+// validate is Validate knowing which keys the user set (nil: all of
+// them), so that each problem is reported once, at the key the user wrote,
+// and a key an environment variable set names the variable.
+func (c *Config) validate(set setKeys) error {
+	v := validator{set: set}
 	v.identity("identity.origin_host", c.Identity.OriginHost)
 	v.identity("identity.origin_realm", c.Identity.OriginRealm)
 	if c.Identity.ProductName == "" {
@@ -58,7 +64,8 @@ func (c *Config) Validate() error {
 			v.add(f+".host", "%q is the agent's own identity", p.Host)
 		}
 		v.transport(f, p.Transport, p.TLS, false)
-		if p.WatchdogInterval < MinWatchdog {
+		// Unset, it is timers.watchdog, checked there.
+		if p.WatchdogInterval != 0 && p.WatchdogInterval < MinWatchdog {
 			v.add(f+".watchdog_interval", "%s is below the RFC 3539 minimum of %s", p.WatchdogInterval, MinWatchdog)
 		}
 	}
@@ -108,7 +115,11 @@ func (c *Config) Validate() error {
 		v.add("timers.reconnect", "%s is below 1s", t.Reconnect)
 	}
 	if t.ReconnectMax < t.Reconnect {
-		v.add("timers.reconnect_max", "%s is below timers.reconnect (%s)", t.ReconnectMax, t.Reconnect)
+		if v.wrote("timers.reconnect") && !v.wrote("timers.reconnect_max") {
+			v.add("timers.reconnect", "%s is above timers.reconnect_max (%s, its default)", t.Reconnect, t.ReconnectMax)
+		} else {
+			v.add("timers.reconnect_max", "%s is below timers.reconnect (%s)", t.ReconnectMax, t.Reconnect)
+		}
 	}
 	if t.Capabilities <= 0 {
 		v.add("timers.capabilities", "must be positive")
@@ -154,9 +165,24 @@ func anyConnect(ps []Peer) bool {
 	return false
 }
 
-type validator struct{ errs []error }
+type validator struct {
+	errs []error
+	set  setKeys // nil: every key counts as written
+}
+
+// wrote reports whether the user set key.
+func (v *validator) wrote(key string) bool {
+	if v.set == nil {
+		return true
+	}
+	_, ok := v.set[key]
+	return ok
+}
 
 func (v *validator) add(field, format string, args ...any) {
+	if env := v.set[field]; env != "" {
+		field += " (" + env + ")"
+	}
 	v.errs = append(v.errs, fmt.Errorf("%w: %s: %s", ErrInvalid, field, fmt.Sprintf(format, args...)))
 }
 
@@ -208,9 +234,13 @@ func (v *validator) hostPort(field, s string, listen bool) {
 
 func (v *validator) transport(field, transport string, t TLS, listener bool) {
 	switch transport {
-	case "tcp":
+	case "", "tcp": // unset: tcp
 		if t != (TLS{}) {
-			v.add(field+".tls", "set, but transport is tcp")
+			if transport == "" {
+				v.add(field+".tls", "set, but transport is unset and defaults to tcp: add transport: tls")
+			} else {
+				v.add(field+".tls", "set, but transport is tcp")
+			}
 		}
 		return
 	case "tls":

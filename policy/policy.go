@@ -139,10 +139,10 @@ func (p *Policy) screen(r *routing.Request) (uint32, string) {
 		}
 	}
 	for _, t := range p.topo {
-		if len(r.DestHost) == 0 || !equalFold(r.DestHost, t.pseudoLower) || !t.externalPeer(r.Ingress) {
+		if len(r.DestHost()) == 0 || !equalFold(r.DestHost(), t.pseudoLower) || !t.externalPeer(r.Ingress) {
 			continue
 		}
-		m, ok := t.restore(r.Msg, r.SessionID)
+		m, ok := t.restore(r.Msg, r.SessionID())
 		if !ok {
 			return wire.ResultUnableToDeliver, "unknown session for " + string(t.pseudonym)
 		}
@@ -152,9 +152,9 @@ func (p *Policy) screen(r *routing.Request) (uint32, string) {
 		break
 	}
 	if p.doic && p.ov.active() && !hasOCSupported(r.Msg) {
-		typ, name := uint32(RealmReport), r.DestRealm
-		if len(r.DestHost) > 0 {
-			typ, name = HostReport, r.DestHost
+		typ, name := uint32(RealmReport), r.DestRealm()
+		if len(r.DestHost()) > 0 {
+			typ, name = HostReport, r.DestHost()
 		}
 		if pct := reduction(p.ov, typ, app, name, p.now().UnixNano()); pct > 0 && rand.Uint32N(100) < pct {
 			p.ov.Throttled.Add(1)
@@ -215,7 +215,7 @@ func (p *Policy) peerHook(r *routing.Request, a *peers.Active) bool {
 	// A realm-routed request toward a host under a host report is
 	// diverted with the report's probability (requests with a
 	// Destination-Host were throttled, or not, in screen).
-	if p.doic && len(r.DestHost) == 0 && p.ov.active() && !hasOCSupported(r.Msg) {
+	if p.doic && len(r.DestHost()) == 0 && p.ov.active() && !hasOCSupported(r.Msg) {
 		if pct := reduction(p.ov, HostReport, r.AppID(), a.Peer.Identity(), p.now().UnixNano()); pct > 0 && rand.Uint32N(100) < pct {
 			p.ov.Diverted.Add(1)
 			return false
@@ -226,15 +226,15 @@ func (p *Policy) peerHook(r *routing.Request, a *peers.Active) bool {
 
 func (p *Policy) egressHook(r *routing.Request, a *peers.Active, out wire.Msg) wire.Msg {
 	if p.reqRules {
-		v := msgView{request: true, egress: a.Peer.Identity(), destRealm: r.DestRealm}
+		v := msgView{request: true, egress: a.Peer.Identity(), destRealm: r.DestRealm()}
 		if r.Ingress != nil {
 			v.ingress = r.Ingress.Identity()
 		}
 		out = applyAVPRules(p.avp, out, &v, nil)
 	}
 	for _, t := range p.topo {
-		if t.externalPeer(a.Peer) || (len(t.realms) > 0 && t.realms.match(r.DestRealm)) {
-			out = t.hideRequest(out, r.SessionID)
+		if t.externalPeer(a.Peer) || (len(t.realms) > 0 && t.realms.match(r.DestRealm())) {
+			out = t.hideRequest(out, r.SessionID())
 			break
 		}
 	}
@@ -250,7 +250,7 @@ func (p *Policy) answerHook(r *routing.Request, from *peers.Peer, ans wire.Msg) 
 		ans = p.readOLR(r, ans)
 	}
 	if p.ansRules {
-		v := msgView{destRealm: r.DestRealm}
+		v := msgView{destRealm: r.DestRealm()}
 		if r.Ingress != nil {
 			v.ingress = r.Ingress.Identity()
 		}

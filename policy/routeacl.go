@@ -52,9 +52,9 @@ func (p *Policy) routeHook(r *routing.Request) (uint32, string) {
 		if !a.route.matchString(rt.Name) {
 			continue
 		}
-		ok := a.allowHost.allows(r.OriginHost) && a.allowRealm.allows(r.OriginRealm) &&
+		ok := a.allowHost.allows(r.OriginHost()) && a.allowRealm.allows(r.OriginRealm()) &&
 			(len(a.allowIngress) == 0 || a.allowIngress.matchString(ingress)) &&
-			!a.denyHost.match(r.OriginHost) && !a.denyRealm.match(r.OriginRealm) && !a.denyIngress.matchString(ingress)
+			!a.denyHost.match(r.OriginHost()) && !a.denyRealm.match(r.OriginRealm()) && !a.denyIngress.matchString(ingress)
 		if !ok {
 			return a.code, "origin not admitted to route " + rt.Name
 		}

@@ -131,6 +131,9 @@ func TestBadRequestAnswers(t *testing.T) {
 			if s, ok := tt.req.Find(wire.AVPSessionID, 0); ok {
 				wantSID = string(s.Data)
 			}
+			// The request belongs to the connection once sent (its
+			// writer recycles it): read what is checked below first.
+			code, app := tt.req.Code(), tt.req.AppID()
 			ans := c.Call(t, draHost, tt.req)
 			if got := dratest.ResultCode(ans); got != tt.code {
 				t.Fatalf("Result-Code %d (%s), want %d", got, dratest.String(ans, wire.AVPErrorMessage), tt.code)
@@ -138,7 +141,7 @@ func TestBadRequestAnswers(t *testing.T) {
 			if ans.IsError() != wire.IsProtocolError(tt.code) {
 				t.Errorf("E bit %v for %d", ans.IsError(), tt.code)
 			}
-			if ans.IsRequest() || ans.Code() != tt.req.Code() || ans.AppID() != tt.req.AppID() {
+			if ans.IsRequest() || ans.Code() != code || ans.AppID() != app {
 				t.Errorf("answer header %x", ans.Header())
 			}
 			if em := dratest.String(ans, wire.AVPErrorMessage); !strings.Contains(em, tt.msg) {

@@ -24,12 +24,12 @@ func (rt *Router) decide(ctx context.Context, r *Request) (Answer, error) {
 	app := m.AppID()
 	// §6.1.4: requests for this agent, or that cannot be proxied, are
 	// processed locally.
-	if (len(r.DestHost) > 0 && bytes.EqualFold(r.DestHost, []byte(rt.local.OriginHost))) || !m.IsProxiable() {
+	if (len(r.DestHost()) > 0 && bytes.EqualFold(r.DestHost(), []byte(rt.local.OriginHost))) || !m.IsProxiable() {
 		return rt.serveLocal(ctx, r)
 	}
 	// §6.1.5: a Destination-Host that is a peer is delivered directly.
-	if len(r.DestHost) > 0 {
-		if p := rt.peers.PeerByIdentity(r.DestHost); p != nil {
+	if len(r.DestHost()) > 0 {
+		if p := rt.peers.PeerByIdentity(r.DestHost()); p != nil {
 			a := p.Active()
 			if a == nil || !a.Apps.Supports(app) || m.HasRouteRecordString(p.Identity()) {
 				return rt.errorAnswer(r, wire.ResultUnableToDeliver, "Destination-Host "+p.Identity()+" is not reachable for this application"), nil
@@ -37,7 +37,7 @@ func (rt *Router) decide(ctx context.Context, r *Request) (Answer, error) {
 			return rt.forwardTo(r, a), nil
 		}
 	}
-	if len(r.DestRealm) == 0 {
+	if len(r.DestRealm()) == 0 {
 		return rt.errorAnswerAVP(r, wire.ResultMissingAVP, "proxiable request without Destination-Realm",
 			wire.AppendAVP(nil, wire.AVPDestinationRealm, wire.AVPFlagMandatory, 0, nil)), nil
 	}
@@ -47,13 +47,13 @@ func (rt *Router) decide(ctx context.Context, r *Request) (Answer, error) {
 		}
 	}
 	route, res := r.gen.table.Lookup(&realm.Query{
-		Realm: r.DestRealm, AppID: app, Command: m.Code(), OriginHost: r.OriginHost, OriginRealm: r.OriginRealm,
+		Realm: r.DestRealm(), AppID: app, Command: m.Code(), OriginHost: r.OriginHost(), OriginRealm: r.OriginRealm(),
 	})
 	switch res {
 	case realm.NoRealm:
-		return rt.errorAnswer(r, wire.ResultRealmNotServed, "realm "+string(r.DestRealm)+" is not served"), nil
+		return rt.errorAnswer(r, wire.ResultRealmNotServed, "realm "+string(r.DestRealm())+" is not served"), nil
 	case realm.NoApp:
-		return rt.errorAnswer(r, wire.ResultApplicationUnsupported, "application not routed for realm "+string(r.DestRealm)), nil
+		return rt.errorAnswer(r, wire.ResultApplicationUnsupported, "application not routed for realm "+string(r.DestRealm())), nil
 	}
 	r.route = route
 	if r.tr != nil {
@@ -83,7 +83,7 @@ func (rt *Router) serveLocal(ctx context.Context, r *Request) (Answer, error) {
 		}
 		return nil, nil // answered by a worker
 	}
-	if !r.Msg.IsProxiable() && !(len(r.DestHost) > 0 && bytes.EqualFold(r.DestHost, []byte(rt.local.OriginHost))) {
+	if !r.Msg.IsProxiable() && !(len(r.DestHost()) > 0 && bytes.EqualFold(r.DestHost(), []byte(rt.local.OriginHost))) {
 		return rt.errorAnswer(r, wire.ResultCommandUnsupported, "non-proxiable request for an application the agent does not serve"), nil
 	}
 	return rt.errorAnswer(r, wire.ResultApplicationUnsupported, "application not served locally"), nil
@@ -110,10 +110,12 @@ func (rt *Router) forward(r *Request) Answer {
 			return rt.errorAnswer(r, wire.ResultUnableToDeliver, msg)
 		}
 		err := rt.send(r, a)
-		if err == nil {
+		switch {
+		case err == nil:
 			return nil
-		}
-		if errors.Is(err, peers.ErrQueueFull) {
+		case errors.Is(err, errHookPanic):
+			return rt.errorAnswer(r, wire.ResultUnableToComply, "internal error")
+		case errors.Is(err, peers.ErrQueueFull):
 			r.congested = true
 		}
 	}
@@ -124,13 +126,18 @@ func (rt *Router) forwardTo(r *Request, a *peers.Active) Answer {
 	if r.retries == 0 && a.Conn.Congested() {
 		return rt.shedAnswer(r, ShedEgressQueue, "the write queue of peer "+a.Peer.Identity()+" is full")
 	}
-	if !r.gen.opts.Hooks.peerOK(r, a) {
+	if !rt.peerOK(r, a) {
+		if !r.skipped {
+			return rt.errorAnswer(r, wire.ResultUnableToComply, "internal error")
+		}
 		return rt.shedAnswer(r, ShedPeerRefused, "peer "+a.Peer.Identity()+" is overloaded")
 	}
-	if err := rt.send(r, a); err != nil {
-		if errors.Is(err, peers.ErrQueueFull) {
-			return rt.shedAnswer(r, ShedEgressQueue, "the write queue of peer "+a.Peer.Identity()+" is full")
-		}
+	switch err := rt.send(r, a); {
+	case errors.Is(err, errHookPanic):
+		return rt.errorAnswer(r, wire.ResultUnableToComply, "internal error")
+	case errors.Is(err, peers.ErrQueueFull):
+		return rt.shedAnswer(r, ShedEgressQueue, "the write queue of peer "+a.Peer.Identity()+" is full")
+	case err != nil:
 		return rt.errorAnswer(r, wire.ResultUnableToDeliver, "peer "+a.Peer.Identity()+": "+err.Error())
 	}
 	return nil
@@ -161,7 +168,10 @@ func (rt *Router) send(r *Request, a *peers.Active) error {
 	deadline := r.sentAt.Add(tx)
 	out := wire.Msg(wire.GetBuf(len(r.Msg)))
 	copy(out, r.Msg)
-	out = r.gen.opts.Hooks.egress(r, a, out)
+	out, err := rt.egress(r, a, out)
+	if err != nil {
+		return err
+	}
 	r.beginAttempt(a.Peer)
 	hbh, err := a.Conn.SendRequestVia(out, r, r.via)
 	if err != nil {
@@ -174,25 +184,29 @@ func (rt *Router) send(r *Request, a *peers.Active) error {
 	return nil
 }
 
-// candidate is an eligible peer and its weight.
-type candidate struct {
-	a *peers.Active
-	w int
-}
-
 // pick chooses the next hop: the first priority group with an eligible
 // peer (open, watchdog OKAY, application negotiated, not yet tried, not in
 // Route-Record), then by weight, sticky per Session-Id when the route says
-// so.
+// so. It makes one pass over the group and keeps no list of candidates, so
+// a group of any size costs no allocation and every peer in it can be
+// chosen.
 func (rt *Router) pick(r *Request) *peers.Active {
 	route := r.route
 	if route == nil {
 		return nil
 	}
 	app := r.Msg.AppID()
-	var cands [32]candidate
+	sid := r.SessionID()
+	sticky := route.Sticky && len(sid) > 0
 	for _, g := range route.Groups() {
-		n := 0
+		var (
+			best   *peers.Active
+			bestW  int
+			total  int
+			scored bool
+			top    float64
+			hsid   uint64
+		)
 		for _, ref := range g.Peers {
 			p := rt.peers.Peer(ref.Host)
 			// Never back to the peer the request came from: that is a
@@ -210,65 +224,55 @@ func (rt *Router) pick(r *Request) *peers.Active {
 				r.congested = true
 				continue
 			}
-			if !r.gen.opts.Hooks.peerOK(r, a) {
+			if !rt.peerOK(r, a) {
 				continue
 			}
-			if n < len(cands) {
-				cands[n] = candidate{a, ref.Weight}
-				n++
+			switch {
+			case best == nil:
+				best, bestW, total = a, ref.Weight, ref.Weight
+			case sticky:
+				// Weighted rendezvous hashing: the highest score wins.
+				// The first candidate is scored only once a second one
+				// shows up.
+				if !scored {
+					hsid = fnv64(fnvOffset, sid)
+					top, scored = rendezvousScore(hsid, best, bestW), true
+				}
+				if s := rendezvousScore(hsid, a, ref.Weight); s > top {
+					best, top = a, s
+				}
+			default:
+				// Weighted reservoir sampling of one: the k-th candidate
+				// replaces the choice with probability w_k / (w_1+...+w_k),
+				// which leaves each chosen with probability w / total.
+				total += ref.Weight
+				if rand.IntN(total) < ref.Weight {
+					best = a
+				}
 			}
 		}
-		if n == 0 {
-			continue
+		if best != nil {
+			return best
 		}
-		if n == 1 {
-			return cands[0].a
-		}
-		if route.Sticky && len(r.SessionID) > 0 {
-			return rendezvous(cands[:n], r.SessionID)
-		}
-		return weighted(cands[:n])
 	}
 	return nil
 }
 
-func weighted(cs []candidate) *peers.Active {
-	total := 0
-	for _, c := range cs {
-		total += c.w
-	}
-	x := rand.IntN(total)
-	for _, c := range cs {
-		if x < c.w {
-			return c.a
-		}
-		x -= c.w
-	}
-	return cs[len(cs)-1].a
-}
-
-// rendezvous is weighted rendezvous hashing: every (session, peer) pair
-// gets a score and the highest wins, so a session stays on its peer while
-// that peer is eligible, and the same on every agent instance.
-func rendezvous(cs []candidate, session []byte) *peers.Active {
-	var best *peers.Active
-	bestScore := math.Inf(-1)
-	for _, c := range cs {
-		h := mix64(fnv64(fnv64(fnvOffset, session), []byte(c.a.Peer.Identity())))
-		u := (float64(h>>11) + 0.5) / (1 << 53) // uniform in (0,1)
-		score := float64(c.w) / -math.Log(u)
-		if score > bestScore {
-			best, bestScore = c.a, score
-		}
-	}
-	return best
+// rendezvousScore is a's score for a session whose Session-Id hashes to
+// hsid under weighted rendezvous hashing: every (session, peer) pair gets a
+// score and the highest wins, so a session stays on its peer while that
+// peer is eligible, and the same on every agent instance.
+func rendezvousScore(hsid uint64, a *peers.Active, w int) float64 {
+	h := mix64(fnv64(hsid, a.Peer.Identity()))
+	u := (float64(h>>11) + 0.5) / (1 << 53) // uniform in (0,1)
+	return float64(w) / -math.Log(u)
 }
 
 const fnvOffset = 14695981039346656037
 
-func fnv64(h uint64, b []byte) uint64 {
-	for _, c := range b {
-		h = (h ^ uint64(lowerASCII(c))) * 1099511628211
+func fnv64[T string | []byte](h uint64, b T) uint64 {
+	for i := 0; i < len(b); i++ {
+		h = (h ^ uint64(lowerASCII(b[i]))) * 1099511628211
 	}
 	return h
 }
@@ -301,7 +305,13 @@ func (rt *Router) serveAnswer(p *peers.Peer, c *peers.Conn, m wire.Msg) {
 	}
 	r := e.(*Request)
 	r.via = c // this is c's reader goroutine now
-	m = r.gen.opts.Hooks.answer(r, p, m)
+	m, ok = rt.answer(r, p, m)
+	if !ok {
+		rt.answered(r, rt.stats.countLocal(m), false)
+		rt.deliverOrDrop(r, m)
+		r.release()
+		return
+	}
 	opts := &r.gen.opts
 	code, ok := resultCode(m)
 	if ok {
@@ -323,10 +333,7 @@ func (rt *Router) serveAnswer(p *peers.Peer, c *peers.Conn, m wire.Msg) {
 	m.SetHopByHop(r.origHBH)
 	rt.stats.Answered.Add(1)
 	rt.answered(r, code, true)
-	if err := rt.deliver(r, m); err != nil {
-		rt.stats.AnswersDropped.Add(1)
-		wire.PutBuf(m)
-	}
+	rt.deliverOrDrop(r, m)
 	r.release()
 }
 

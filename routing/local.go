@@ -42,7 +42,7 @@ func (rt *Router) submitLocal(r *Request, h Handler) bool {
 			go rt.localWorker(q)
 		}
 	})
-	i := int(fnv64(fnvOffset, r.SessionID) % localWorkers)
+	i := int(fnv64(fnvOffset, r.SessionID()) % localWorkers)
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	if p.closed {

@@ -2,7 +2,8 @@ package routing
 
 import (
 	"bytes"
-	"strconv"
+	"context"
+	"encoding/binary"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -77,82 +78,181 @@ func uriHost(uri []byte) []byte {
 	return uri
 }
 
-// redirectCache remembers followed redirects per Redirect-Host-Usage.
+// Redirect cache bounds.
+const (
+	redirectShards = 16
+	// maxRedirects bounds the cache. A store into a full shard first drops
+	// the shard's expired entries, then an arbitrary one.
+	maxRedirects = 1 << 16
+	// redirectSweep is how often expired entries are dropped.
+	redirectSweep = 30 * time.Second
+)
+
+// Redirect cache key kinds, in lookup order: most specific first. A key
+// is its kind byte followed by the User-Name, Session-Id or lower-cased
+// Destination-Host; the big-endian Application-Id and the lower-cased
+// Destination-Realm; the Destination-Realm; the Application-Id.
+const (
+	kindUser = iota
+	kindSession
+	kindHost
+	kindRealmApp
+	kindRealm
+	kindApp
+	nKinds
+)
+
+// redirectCache remembers followed redirects per Redirect-Host-Usage
+// (RFC 6733 §6.13). Lookups take only read locks, on the shards that
+// hold their keys, and only for the kinds of key the cache holds: an
+// empty cache costs one atomic load.
 type redirectCache struct {
-	n  atomic.Int64 // entries, so that lookups are free while empty
-	mu sync.Mutex
+	n      atomic.Int64         // entries
+	kinds  [nKinds]atomic.Int64 // entries by kind
+	shards [redirectShards]redirectShard
+}
+
+type redirectShard struct {
+	mu sync.RWMutex
 	m  map[string]redirectEntry
 }
 
 type redirectEntry struct {
 	host    string
-	expires time.Time
+	expires int64 // UnixNano
 }
 
-func newRedirectCache() *redirectCache { return &redirectCache{m: map[string]redirectEntry{}} }
+func newRedirectCache() *redirectCache {
+	c := &redirectCache{}
+	for i := range c.shards {
+		c.shards[i].m = map[string]redirectEntry{}
+	}
+	return c
+}
 
 func (c *redirectCache) active() bool { return c.n.Load() > 0 }
 
-// keys lists the cache keys a request can match, most specific first.
-func redirectKeys(r *Request) []string {
-	app := strconv.FormatUint(uint64(r.Msg.AppID()), 10)
-	keys := []string{
-		"s|" + string(r.SessionID),
-		"h|" + string(r.DestHost),
-		"ra|" + string(bytes.ToLower(r.DestRealm)) + "|" + app,
-		"r|" + string(bytes.ToLower(r.DestRealm)),
-		"a|" + app,
+// keyBuf holds a key being built; longer keys spill to the heap.
+type keyBuf [320]byte
+
+// redirectKey builds r's key of kind into buf; ok is false when r has
+// nothing to key on (no User-Name, say).
+func redirectKey(buf *keyBuf, r *Request, kind int) (key []byte, ok bool) {
+	key = append(buf[:0], byte(kind))
+	switch kind {
+	case kindUser:
+		u, found := r.Msg.Find(wire.AVPUserName, 0)
+		if !found {
+			return nil, false
+		}
+		return append(key, u.Data...), true
+	case kindSession:
+		sid := r.SessionID()
+		return append(key, sid...), len(sid) > 0
+	case kindHost:
+		h := r.DestHost()
+		return appendLower(key, h), len(h) > 0
+	case kindRealmApp:
+		key = binary.BigEndian.AppendUint32(key, r.Msg.AppID())
+		return appendLower(key, r.DestRealm()), len(r.DestRealm()) > 0
+	case kindRealm:
+		return appendLower(key, r.DestRealm()), len(r.DestRealm()) > 0
+	case kindApp:
+		return binary.BigEndian.AppendUint32(key, r.Msg.AppID()), true
 	}
-	if u, ok := r.Msg.Find(wire.AVPUserName, 0); ok {
-		keys = append([]string{"u|" + string(u.Data)}, keys...)
-	}
-	return keys
+	return nil, false
 }
 
-func (c *redirectCache) store(r *Request, usage uint32, host string, ttl time.Duration) {
-	var key string
-	app := strconv.FormatUint(uint64(r.Msg.AppID()), 10)
+func appendLower(dst, b []byte) []byte {
+	for _, c := range b {
+		dst = append(dst, lowerASCII(c))
+	}
+	return dst
+}
+
+// usageKind is the key kind a Redirect-Host-Usage caches under; false for
+// DONT_CACHE and unknown values.
+func usageKind(usage uint32) (int, bool) {
 	switch usage {
 	case realm.UsageAllSession:
-		key = "s|" + string(r.SessionID)
+		return kindSession, true
 	case realm.UsageAllRealm:
-		key = "r|" + string(bytes.ToLower(r.DestRealm))
+		return kindRealm, true
 	case realm.UsageRealmAndApplication:
-		key = "ra|" + string(bytes.ToLower(r.DestRealm)) + "|" + app
+		return kindRealmApp, true
 	case realm.UsageAllApplication:
-		key = "a|" + app
+		return kindApp, true
 	case realm.UsageAllHost:
-		key = "h|" + string(r.DestHost)
+		return kindHost, true
 	case realm.UsageAllUser:
-		u, ok := r.Msg.Find(wire.AVPUserName, 0)
-		if !ok {
-			return
-		}
-		key = "u|" + string(u.Data)
-	default:
+		return kindUser, true
+	}
+	return 0, false
+}
+
+func (c *redirectCache) shard(key []byte) *redirectShard {
+	return &c.shards[fnv64(fnvOffset, key)%redirectShards]
+}
+
+// store caches host for the requests r's usage names, for ttl.
+func (c *redirectCache) store(r *Request, usage uint32, host string, ttl time.Duration) {
+	kind, ok := usageKind(usage)
+	if !ok {
 		return
 	}
-	c.mu.Lock()
-	if _, ok := c.m[key]; !ok {
-		c.n.Add(1)
+	var buf keyBuf
+	key, ok := redirectKey(&buf, r, kind)
+	if !ok {
+		return
 	}
-	c.m[key] = redirectEntry{host: host, expires: time.Now().Add(ttl)}
-	c.mu.Unlock()
+	now := time.Now().UnixNano()
+	sh := c.shard(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if _, ok := sh.m[string(key)]; !ok {
+		if len(sh.m) >= maxRedirects/redirectShards {
+			c.sweepLocked(sh, now)
+		}
+		if len(sh.m) >= maxRedirects/redirectShards {
+			for k := range sh.m {
+				c.deleteLocked(sh, k)
+				break
+			}
+		}
+		c.n.Add(1)
+		c.kinds[kind].Add(1)
+	}
+	sh.m[string(key)] = redirectEntry{host: host, expires: now + int64(ttl)}
 }
 
 // lookup returns the usable peer a cached redirect names for r.
 func (c *redirectCache) lookup(rt *Router, r *Request) *peers.Active {
-	now := time.Now()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, k := range redirectKeys(r) {
-		e, ok := c.m[k]
+	var now int64
+	var buf keyBuf
+	for kind := range nKinds {
+		if c.kinds[kind].Load() == 0 {
+			continue
+		}
+		key, ok := redirectKey(&buf, r, kind)
 		if !ok {
 			continue
 		}
-		if now.After(e.expires) {
-			delete(c.m, k)
-			c.n.Add(-1)
+		sh := c.shard(key)
+		sh.mu.RLock()
+		e, found := sh.m[string(key)]
+		sh.mu.RUnlock()
+		if !found {
+			continue
+		}
+		if now == 0 {
+			now = time.Now().UnixNano()
+		}
+		if now > e.expires {
+			sh.mu.Lock()
+			if e, found := sh.m[string(key)]; found && now > e.expires {
+				c.deleteLocked(sh, string(key))
+			}
+			sh.mu.Unlock()
 			continue
 		}
 		if p := rt.peers.Peer(e.host); p != nil {
@@ -162,4 +262,48 @@ func (c *redirectCache) lookup(rt *Router, r *Request) *peers.Active {
 		}
 	}
 	return nil
+}
+
+// deleteLocked removes key from sh, whose lock is held.
+func (c *redirectCache) deleteLocked(sh *redirectShard, key string) {
+	delete(sh.m, key)
+	c.n.Add(-1)
+	c.kinds[key[0]].Add(-1)
+}
+
+// sweepLocked drops sh's expired entries; sh's lock is held.
+func (c *redirectCache) sweepLocked(sh *redirectShard, now int64) {
+	for k, e := range sh.m {
+		if now > e.expires {
+			c.deleteLocked(sh, k)
+		}
+	}
+}
+
+// sweep drops every expired entry.
+func (c *redirectCache) sweep() {
+	if !c.active() {
+		return
+	}
+	now := time.Now().UnixNano()
+	for i := range c.shards {
+		sh := &c.shards[i]
+		sh.mu.Lock()
+		c.sweepLocked(sh, now)
+		sh.mu.Unlock()
+	}
+}
+
+// sweepEvery sweeps the cache every d until ctx ends.
+func (c *redirectCache) sweepEvery(ctx context.Context, d time.Duration) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			c.sweep()
+		}
+	}
 }

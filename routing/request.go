@@ -16,18 +16,20 @@ const maxAttempts = 8
 // its answer. Requests are pooled: a handler must not keep one after the
 // chain returns, unless it forwarded it.
 type Request struct {
-	// Msg is the request as received (then with our Route-Record).
+	// Msg is the request as received (then with our Route-Record). The
+	// router may move it to a larger buffer (Route-Record) and policy
+	// stages may replace it (SetMsg): never keep a slice of it, or of
+	// what the routing AVP accessors return, beyond the call that got it.
+	// Replace it only with SetMsg.
 	Msg wire.Msg
 	// Ingress is the peer and connection the request came from.
 	Ingress     *peers.Peer
 	IngressConn *peers.Conn
 
-	// Routing AVPs, slices into Msg (valid until Msg changes).
-	SessionID   []byte
-	DestHost    []byte
-	DestRealm   []byte
-	OriginHost  []byte
-	OriginRealm []byte
+	// where are the routing AVPs' data in Msg, by index (rSessionID...):
+	// offsets, which stay right when Msg moves to another buffer, rather
+	// than slices, which would keep pointing into the released one.
+	where [nRoutingAVPs]span
 	// Received is when the request arrived.
 	Received time.Time
 	// PolicyFlags is scratch state for policy stages and hooks (zero on
@@ -98,6 +100,53 @@ func (r *Request) triedPeer(p *peers.Peer) bool {
 	return false
 }
 
+// The routing AVPs, by index in Request.where.
+const (
+	rSessionID = iota
+	rOriginHost
+	rOriginRealm
+	rDestHost
+	rDestRealm
+	nRoutingAVPs
+)
+
+// span locates an AVP's data in a message: off bytes from its start, n
+// long. off 0 (inside the header) means absent.
+type span struct{ off, n uint32 }
+
+// field returns routing AVP i of r's current message, nil when absent.
+// The result is capped: appending to it cannot write into the message.
+func (r *Request) field(i int) []byte {
+	s := r.where[i]
+	if s.off == 0 || int(s.off+s.n) > len(r.Msg) {
+		return nil
+	}
+	return r.Msg[s.off : s.off+s.n : s.off+s.n]
+}
+
+// setField records that a, a top-level AVP of r.Msg, is routing AVP i.
+func (r *Request) setField(i int, a wire.AVP) {
+	r.where[i] = span{uint32(wire.HeaderLen + a.DataOffset()), uint32(len(a.Data))}
+}
+
+// SessionID is the request's Session-Id, nil when absent. Like every
+// routing AVP accessor it returns a view of r.Msg as it is now: valid until
+// the request is forwarded, answered or its message replaced, so copy what
+// must be kept.
+func (r *Request) SessionID() []byte { return r.field(rSessionID) }
+
+// DestHost is the request's Destination-Host, nil when absent.
+func (r *Request) DestHost() []byte { return r.field(rDestHost) }
+
+// DestRealm is the request's Destination-Realm, nil when absent.
+func (r *Request) DestRealm() []byte { return r.field(rDestRealm) }
+
+// OriginHost is the request's Origin-Host, nil when absent.
+func (r *Request) OriginHost() []byte { return r.field(rOriginHost) }
+
+// OriginRealm is the request's Origin-Realm, nil when absent.
+func (r *Request) OriginRealm() []byte { return r.field(rOriginRealm) }
+
 // parse caches the routing AVPs. It stops at the first malformed AVP and
 // returns its offset in the body and the error.
 func (r *Request) parse() (badOff int, err error) {
@@ -109,17 +158,17 @@ func (r *Request) parse() (badOff int, err error) {
 		}
 		switch a.Code {
 		case wire.AVPSessionID:
-			if r.SessionID == nil {
-				r.SessionID = a.Data
+			if r.where[rSessionID].off == 0 {
+				r.setField(rSessionID, a)
 			}
 		case wire.AVPDestinationHost:
-			r.DestHost = a.Data
+			r.setField(rDestHost, a)
 		case wire.AVPDestinationRealm:
-			r.DestRealm = a.Data
+			r.setField(rDestRealm, a)
 		case wire.AVPOriginHost:
-			r.OriginHost = a.Data
+			r.setField(rOriginHost, a)
 		case wire.AVPOriginRealm:
-			r.OriginRealm = a.Data
+			r.setField(rOriginRealm, a)
 		}
 	}
 	if err := it.Err(); err != nil {

@@ -81,6 +81,7 @@ func New(table *realm.Table, opts Options) *Router {
 	ctx, cancel := context.WithCancel(context.Background())
 	rt.cancel = cancel
 	rt.wheel = newWheel(ctx, wheelResolution, rt.expired)
+	go rt.redir.sweepEvery(ctx, redirectSweep)
 	rt.Update(table, opts)
 	return rt
 }
@@ -155,7 +156,9 @@ func (rt *Router) serveRequest(p *peers.Peer, c *peers.Conn, m wire.Msg) {
 	rt.traffic.request(m.AppID(), m.Code(), p)
 	ans, err := rt.serve(r)
 	if err != nil && ans == nil {
-		rt.log.ErrorContext(r.context(), "request failed", "err", err, "peer", p.Identity(), "code", m.Code(), "app", m.AppID())
+		// r.Msg, not m: a stage may have moved the message to another
+		// buffer and released m's.
+		rt.log.ErrorContext(r.context(), "request failed", "err", err, "peer", p.Identity(), "code", r.Msg.Code(), "app", r.Msg.AppID())
 		ans = rt.errorAnswer(r, wire.ResultUnableToComply, "internal error")
 	}
 	if ans == nil {
@@ -235,7 +238,7 @@ func (rt *Router) answered(r *Request, code uint32, relayed bool) {
 // the local originator.
 func (rt *Router) deliver(r *Request, ans wire.Msg) error {
 	if r.done != nil {
-		r.done(ans)
+		rt.callDone(r, ans)
 		return nil
 	}
 	err := r.IngressConn.SendVia(ans, r.via)
@@ -243,10 +246,29 @@ func (rt *Router) deliver(r *Request, ans wire.Msg) error {
 	return err
 }
 
+// callDone hands ans to the originator of r. It runs on reader goroutines
+// and timers, where a panic would end the process: one is recovered,
+// counted and logged.
+func (rt *Router) callDone(r *Request, ans wire.Msg) {
+	defer func() {
+		if v := recover(); v != nil {
+			rt.stats.Panics.Add(1)
+			rt.log.ErrorContext(r.context(), "panic in the originator's answer callback", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+		}
+	}()
+	r.done(ans)
+}
+
 // reply sends an answer the agent produced to the requesting peer.
 func (rt *Router) reply(r *Request, ans Answer) {
-	ans = r.gen.opts.Hooks.answer(r, nil, ans)
+	ans, _ = rt.answer(r, nil, ans)
 	rt.answered(r, rt.stats.countLocal(ans), false)
+	rt.deliverOrDrop(r, ans)
+}
+
+// deliverOrDrop delivers ans, or counts and releases it when the requester
+// is gone.
+func (rt *Router) deliverOrDrop(r *Request, ans wire.Msg) {
 	if err := rt.deliver(r, ans); err != nil {
 		rt.stats.AnswersDropped.Add(1)
 		wire.PutBuf(ans)

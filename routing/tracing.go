@@ -193,8 +193,8 @@ func (r *Request) endTrace(code uint32, relayed bool, now time.Time) {
 		k attribute.Key
 		v []byte
 	}{
-		{attrSession, r.SessionID}, {attrOriginHost, r.OriginHost}, {attrOriginRealm, r.OriginRealm},
-		{attrDestHost, r.DestHost}, {attrDestRealm, r.DestRealm},
+		{attrSession, r.SessionID()}, {attrOriginHost, r.OriginHost()}, {attrOriginRealm, r.OriginRealm()},
+		{attrDestHost, r.DestHost()}, {attrDestRealm, r.DestRealm()},
 	} {
 		if len(a.v) > 0 {
 			attrs = append(attrs, a.k.String(string(a.v)))

@@ -110,19 +110,9 @@ type rejection struct {
 	failed []byte // the Failed-AVP content, nil for none
 }
 
-// The routing AVPs scan checks, by index.
-const (
-	rSessionID = iota
-	rOriginHost
-	rOriginRealm
-	rDestHost
-	rDestRealm
-	nRoutingAVPs
-)
-
 var routingAVPNames = [nRoutingAVPs]string{"Session-Id", "Origin-Host", "Origin-Realm", "Destination-Host", "Destination-Realm"}
 
-// scan walks r's AVPs once: it caches the routing AVPs in r and returns the
+// scan walks r's AVPs once: it records where the routing AVPs are in r and returns the
 // first reason to refuse the request.
 func (rt *Router) scan(r *Request) rejection {
 	body := r.Msg.Body()
@@ -176,22 +166,13 @@ func (rt *Router) scan(r *Request) rejection {
 			if len(a.Data) == 0 {
 				return rejection{wire.ResultInvalidAVPValue, "empty Session-Id", a.Raw(body)}
 			}
-			r.SessionID = a.Data
+			r.setField(i, a)
 			continue
 		}
 		if !wire.IsDiameterIdentity(a.Data) {
 			return rejection{wire.ResultInvalidAVPValue, routingAVPNames[i] + " is not a valid DiameterIdentity", a.Raw(body)}
 		}
-		switch i {
-		case rOriginHost:
-			r.OriginHost = a.Data
-		case rOriginRealm:
-			r.OriginRealm = a.Data
-		case rDestHost:
-			r.DestHost = a.Data
-		case rDestRealm:
-			r.DestRealm = a.Data
-		}
+		r.setField(i, a)
 	}
 	if err := it.Err(); err != nil {
 		return rejection{wire.ResultInvalidAVPLength, "malformed AVP", wire.FailedAVPWith(body, it.Offset(), avpdict.Default)}

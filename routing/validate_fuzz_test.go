@@ -2,6 +2,7 @@ package routing
 
 import (
 	"bytes"
+	"fmt"
 	"testing"
 
 	"github.com/dra-project/dra/peers"
@@ -29,8 +30,20 @@ func FuzzValidateRequest(f *testing.F) {
 		r := &Request{Msg: m, origHBH: 1}
 		bad := rt.scan(r)
 		if bad.code == 0 {
-			if !wire.IsDiameterIdentity(r.OriginHost) || !wire.IsDiameterIdentity(r.OriginRealm) {
-				t.Fatalf("accepted Origin-Host %q Origin-Realm %q", r.OriginHost, r.OriginRealm)
+			if !wire.IsDiameterIdentity(r.OriginHost()) || !wire.IsDiameterIdentity(r.OriginRealm()) {
+				t.Fatalf("accepted Origin-Host %q Origin-Realm %q", r.OriginHost(), r.OriginRealm())
+			}
+			// The routing AVPs read the same once the Route-Record is
+			// added, whether it fits the buffer or moves the message.
+			fields := func() string {
+				return fmt.Sprintf("%q %q %q %q %q", r.SessionID(), r.OriginHost(), r.OriginRealm(), r.DestHost(), r.DestRealm())
+			}
+			want := fields()
+			if len(r.Msg)+wire.AVPSize(0, 0, 64) <= wire.DefaultMaxLen {
+				r.Msg = r.Msg.AppendRouteRecord("route-record.fuzz.test")
+				if got := fields(); got != want {
+					t.Fatalf("routing AVPs %s after the Route-Record, %s before", got, want)
+				}
 			}
 		} else {
 			if bad.msg == "" {

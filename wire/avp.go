@@ -40,6 +40,15 @@ func (a AVP) Uint32() (v uint32, ok bool) {
 	return binary.BigEndian.Uint32(a.Data), true
 }
 
+// DataOffset is the offset of the AVP's Data within the slice iterated:
+// Offset plus the header length.
+func (a AVP) DataOffset() int {
+	if a.Flags&AVPFlagVendor != 0 {
+		return a.Offset + avpVendorHeaderLen
+	}
+	return a.Offset + avpHeaderLen
+}
+
 // Raw returns the whole encoded AVP (header, data and padding) within buf,
 // the slice the AVP was iterated from.
 func (a AVP) Raw(buf []byte) []byte { return buf[a.Offset : a.Offset+a.Size] }

@@ -2,7 +2,10 @@ package wire
 
 // AppendRouteRecord appends a Route-Record AVP (M bit, DiameterIdentity)
 // carrying identity to request m and returns the new message, with the same
-// buffer rules as Msg.AppendAVP.
+// buffer rules as Msg.AppendAVP: when m's buffer is too small the message
+// moves to a new one and m's is released, so slices into m (AVP.Data...)
+// must not be used afterwards. Offsets stay valid: the message keeps its
+// layout, the AVP goes at the end.
 func (m Msg) AppendRouteRecord(identity string) Msg {
 	return appendToMsg(m, AVPRouteRecord, AVPFlagMandatory, 0, identity)
 }

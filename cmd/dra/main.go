@@ -35,23 +35,38 @@ func run(args []string) int {
 	}
 	fs := flag.NewFlagSet("dra", flag.ContinueOnError)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), `usage: dra [-config FILE]            run the agent
+		fmt.Fprintf(fs.Output(), `usage: dra [-config FILE]            run the agent (no file: the lab configuration)
+       dra -print-default-config       print the lab configuration a run without a file uses
+       dra -print-builtin-defaults     print the built-in defaults a file overrides
        dra check -config FILE          validate a configuration and show what a reload would change
        dra peers|routes|stats [-admin ADDR]
        dra health [-admin ADDR]        exit 0 when the agent's admin API answers /healthz
-       dra policy test -config FILE (-message FILE | -hex HEX) [-ingress PEER] [-egress PEER]   dry run of the AVP rules
+       dra policy test -config FILE (-message FILE | -hex HEX | -pcap FILE -frame N) [-ingress PEER] [-egress PEER]   dry run of the AVP rules
        dra reload [-admin ADDR] [-token TOKEN]
        dra disconnect [-admin ADDR] [-token TOKEN] IDENTITY   (env DRA_ADMIN_ADDRESS, DRA_ADMIN_TOKEN)
 
 `)
 		fs.PrintDefaults()
 	}
-	cfgPath := fs.String("config", os.Getenv("DRA_CONFIG"), "YAML configuration `file` (default: the embedded configuration; env DRA_CONFIG)")
-	printDefault := fs.Bool("print-default-config", false, "print the embedded default configuration and exit")
+	cfgPath := fs.String("config", os.Getenv("DRA_CONFIG"), "YAML configuration `file` (default: the lab configuration -print-default-config prints; env DRA_CONFIG)")
+	printDefault := fs.Bool("print-default-config", false, "print the configuration the agent runs with when no file is given (built-in defaults plus lab mode), as a file -config accepts, and exit")
+	printBuiltin := fs.Bool("print-builtin-defaults", false, "print the built-in default of every key (what a file overrides; no lab mode) and exit")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if *printDefault {
+	switch {
+	case *printDefault && *printBuiltin:
+		fmt.Fprintln(os.Stderr, "dra: -print-default-config and -print-builtin-defaults: give one")
+		return 2
+	case *printDefault:
+		b, err := configs.RunYAML()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "dra: %v\n", err)
+			return 1
+		}
+		os.Stdout.Write(b)
+		return 0
+	case *printBuiltin:
 		os.Stdout.Write(configs.DefaultYAML())
 		return 0
 	}

@@ -23,17 +23,21 @@ import (
 	"github.com/dra-project/dra/wire"
 )
 
-const policyUsage = `usage: dra policy test -config FILE (-message FILE | -hex HEX) [-ingress PEER] [-egress PEER] [-dest-realm REALM]
+const policyUsage = `usage: dra policy test -config FILE (-message FILE | -hex HEX | -pcap FILE -frame N) [-ingress PEER] [-egress PEER] [-dest-realm REALM]
 
 Tries the configuration's AVP rules on one message, as the agent applies
 them to a request it sends to the egress peer or an answer it sends back to
 the ingress peer (the message's R bit tells which), and prints which rules
 matched, why the others did not, what each action did and the resulting
 message AVP by AVP. The message is a YAML or JSON description (command,
-application, flags, avps by name or code, Grouped AVPs nested) or the hex
+application, flags, avps by name or code, Grouped AVPs nested), the hex
 of a whole Diameter message (a stream, spaced or colon-separated bytes, or
-hex-dump lines with offsets). Exit status 1 when the configuration is
-invalid or the message cannot be read.
+hex-dump lines with offsets), a captured frame as tshark -x prints it (its
+Ethernet, Linux cooked, loopback or raw IP, IPv4 or IPv6, and TCP or SCTP
+headers are skipped), or frame N of a pcap or pcapng file (TCP segments
+reassembled; N counts from 1, as tshark numbers frames). A frame that
+carries several messages gives one report each. Exit status 1 when the
+configuration is invalid or no message can be read.
 
 `
 
@@ -58,14 +62,26 @@ func policyTest(args []string, stdout, stderr io.Writer) int {
 	cfgPath := fs.String("config", os.Getenv("DRA_CONFIG"), "configuration `file` whose policy is tried (env DRA_CONFIG)")
 	msgPath := fs.String("message", "", "message `file`: a YAML or JSON description, or hex; - reads standard input")
 	hexArg := fs.String("hex", "", "the message as `hex` on the command line")
+	pcapPath := fs.String("pcap", "", "pcap or pcapng capture `file` holding the message (with -frame)")
+	frameNum := fs.Int("frame", 0, "`number` of the frame of the -pcap file, 1 the first (as tshark numbers them)")
 	ingress := fs.String("ingress", "", "identity of the `peer` the request came from (the answer goes back to)")
 	egress := fs.String("egress", "", "identity of the `peer` the request is sent to (the answer came from)")
 	destRealm := fs.String("dest-realm", "", "the request's Destination-`Realm` (for an answer; a request's default is its own)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if fs.NArg() > 0 || (*msgPath == "") == (*hexArg == "") {
-		fmt.Fprintln(stderr, "dra policy test: give the message with one of -message FILE and -hex HEX")
+	given := 0
+	for _, v := range []string{*msgPath, *hexArg, *pcapPath} {
+		if v != "" {
+			given++
+		}
+	}
+	if fs.NArg() > 0 || given != 1 {
+		fmt.Fprintln(stderr, "dra policy test: give the message with one of -message FILE, -hex HEX and -pcap FILE -frame N")
+		return 2
+	}
+	if (*pcapPath != "") != (*frameNum != 0) || *frameNum < 0 {
+		fmt.Fprintln(stderr, "dra policy test: -pcap FILE goes with -frame N (N from 1, as tshark numbers frames)")
 		return 2
 	}
 	cfg, err := configs.Load(*cfgPath)
@@ -79,24 +95,39 @@ func policyTest(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "dra policy test: %v\n", err)
 		return 1
 	}
-	var msg wire.Msg
-	if *hexArg != "" {
-		msg, err = parseHexMessage(*hexArg)
-	} else {
-		msg, err = readMessage(*msgPath)
+	var f *found
+	switch {
+	case *hexArg != "":
+		f, err = messagesFromHex(*hexArg)
+	case *pcapPath != "":
+		f, err = capturedMessages(*pcapPath, *frameNum)
+	default:
+		f, err = readMessage(*msgPath)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "dra policy test: message: %v\n", err)
 		return 1
 	}
-	out, res := p.TryAVPRules(msg, policy.Trial{Ingress: *ingress, Egress: *egress, DestRealm: *destRealm})
-	writeTrial(stdout, orDefault(*cfgPath), len(cfg.Policy.AVPRules), msg, out, res, *ingress, *egress, *destRealm)
+	for i, msg := range f.msgs {
+		if len(f.msgs) > 1 {
+			if i > 0 {
+				fmt.Fprintln(stdout)
+			}
+			fmt.Fprintf(stdout, "=== message %d of %d\n", i+1, len(f.msgs))
+		}
+		if f.from != "" {
+			fmt.Fprintf(stdout, "found in: %s\n", f.from)
+		}
+		out, res := p.TryAVPRules(msg, policy.Trial{Ingress: *ingress, Egress: *egress, DestRealm: *destRealm})
+		writeTrial(stdout, orDefault(*cfgPath), len(cfg.Policy.AVPRules), msg, out, res, *ingress, *egress, *destRealm)
+	}
 	return 0
 }
 
-// readMessage reads a message file (or standard input for "-"): hex when
-// it holds only hex bytes, a YAML or JSON description otherwise.
-func readMessage(path string) (wire.Msg, error) {
+// readMessage reads a message file (or standard input for "-"): hex (a
+// message, or a captured frame as tshark -x prints it) when it holds only
+// hex bytes, a YAML or JSON description otherwise.
+func readMessage(path string) (*found, error) {
 	var b []byte
 	var err error
 	if path == "-" {
@@ -107,22 +138,18 @@ func readMessage(path string) (wire.Msg, error) {
 	if err != nil {
 		return nil, err
 	}
-	if raw, ok := hexBytes(string(b)); ok {
-		return frame(raw)
+	if _, ok := hexBytes(string(b)); ok || titled.Match(b) {
+		return messagesFromHex(string(b))
 	}
 	spec, err := configs.ParseMessageSpec(b)
 	if err != nil {
 		return nil, err
 	}
-	return encodeSpec(spec)
-}
-
-func parseHexMessage(s string) (wire.Msg, error) {
-	raw, ok := hexBytes(s)
-	if !ok {
-		return nil, errors.New("not hex: give the bytes of a whole Diameter message, first byte 01")
+	m, err := encodeSpec(spec)
+	if err != nil {
+		return nil, err
 	}
-	return frame(raw)
+	return &found{msgs: []wire.Msg{m}}, nil
 }
 
 // hexBytes decodes hex as logs and capture tools print it: one stream

@@ -199,7 +199,7 @@ func TestPolicyTestCommand(t *testing.T) {
 		},
 		{
 			name: "no message", code: 2, config: policyTestConfig,
-			stderr: "give the message with one of -message FILE and -hex HEX",
+			stderr: "give the message with one of -message FILE, -hex HEX and -pcap FILE -frame N",
 		},
 	}
 	for _, tc := range tests {
@@ -283,27 +283,33 @@ func FuzzPolicyMessage(f *testing.F) {
 	f.Add([]byte("00000000: 0100 0014 8000 0101 0000 0000 0000 0001  ................\n00000010: 0000 0001                                ....\n"))
 	f.Add([]byte("01:00:00:14:80:00:01:01:00:00:00:00:00:00:00:01:00:00:00:01"))
 	f.Add([]byte("command: 272\nflags: [request]\navps: [{code: 443, avps: [{code: 450, value: 1}]}]\n"))
+	f.Add([]byte("Frame (74 bytes):\n0000  00 00 00 00 00 00 00 00 00 00 00 00 08 00 45 00   ..............E.\nReassembled TCP (20 bytes):\n0000  01 00 00 14 80 00 01 01 00 00 00 00 00 00 00 01   ................\n0010  00 00 00 01   ....\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		var m wire.Msg
-		if raw, ok := hexBytes(string(b)); ok {
-			var err error
-			if m, err = frame(raw); err != nil {
+		var ms []wire.Msg
+		if _, ok := hexBytes(string(b)); ok || titled.Match(b) {
+			f, err := messagesFromHex(string(b))
+			if err != nil {
 				return
 			}
+			ms = f.msgs
 		} else if spec, err := configs.ParseMessageSpec(b); err == nil {
-			if m, err = encodeSpec(spec); err != nil {
+			m, err := encodeSpec(spec)
+			if err != nil {
 				return
 			}
+			ms = []wire.Msg{m}
 		} else {
 			return
 		}
-		if len(m) < wire.HeaderLen || m.Len() != len(m) {
-			t.Fatalf("accepted a message of %d bytes with header length %d", len(m), m.Len())
+		for _, m := range ms {
+			if len(m) < wire.HeaderLen || m.Len() != len(m) {
+				t.Fatalf("accepted a message of %d bytes with header length %d", len(m), m.Len())
+			}
+			if _, err := m.Validate(); err != nil {
+				t.Fatalf("accepted a malformed message: %v", err)
+			}
+			var out bytes.Buffer
+			writeAVPs(&out, m.Body(), m.AppID(), 1)
 		}
-		if _, err := m.Validate(); err != nil {
-			t.Fatalf("accepted a malformed message: %v", err)
-		}
-		var out bytes.Buffer
-		writeAVPs(&out, m.Body(), m.AppID(), 1)
 	})
 }

@@ -28,6 +28,9 @@ type Options struct {
 	Serve func(n *Node, req wire.Msg) wire.Msg
 	// Watchdog (Tw) for the node; default 6 s.
 	Watchdog time.Duration
+	// MaxMessageSize is the largest message the node accepts; default
+	// wire.DefaultMaxLen.
+	MaxMessageSize int
 }
 
 // Node is a client and/or server Diameter node for tests.
@@ -61,6 +64,7 @@ func Start(t testing.TB, o Options) *Node {
 		ReconnectMax:        time.Second,
 		CapabilitiesTimeout: 3 * time.Second,
 		DisconnectTimeout:   time.Second,
+		MaxMessageSize:      o.MaxMessageSize,
 		Handler:             n,
 		Logger:              slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}

@@ -271,11 +271,20 @@ func testBinaryBadConfig(t *testing.T, bin string) {
 	}
 }
 
-// -print-default-config prints the embedded configuration, and the command
-// runs with it. Only the listening port is changed, to a free one, so that
-// the test does not depend on 3868 being free.
+// -print-default-config prints the lab configuration (a run without a
+// file; cmd/dra's tests run an agent on it), -print-builtin-defaults the
+// embedded defaults, and the command runs with those. Only the listening
+// port is changed, to a free one, so that the test does not depend on 3868
+// being free.
 func testBinaryDefaultConfig(t *testing.T, bin string) {
 	p := startDRA(t, bin, "-print-default-config")
+	if code := p.wait(t, 10*time.Second); code != 0 {
+		t.Fatalf("exit status %d", code)
+	}
+	if want, err := configs.RunYAML(); err != nil || p.stdout.String() != string(want) {
+		t.Errorf("-print-default-config differs from the lab configuration (%v):\n%s", err, p.stdout.String())
+	}
+	p = startDRA(t, bin, "-print-builtin-defaults")
 	if code := p.wait(t, 10*time.Second); code != 0 {
 		t.Fatalf("exit status %d", code)
 	}

@@ -104,6 +104,10 @@ func TestFreeDiameterShutdownDPRAnswered(t *testing.T) {
 	fd := fdtest.Start(t, fdtest.Config{Identity: "fd6.fd.test",
 		Peers: []fdtest.Peer{{Identity: draHost, Addr: addr(a)}}})
 	waitPeer(t, a, "fd6.fd.test", 10*time.Second, isOpen)
+	// The agent is open once its CEA is sent; freeDiameter only once it
+	// has read it, and a freeDiameter stopped before that closes without
+	// DPR.
+	fd.WaitPeerState(t, draHost, fdtest.StateOpen, 10*time.Second)
 	start := time.Now()
 	fd.StopWithin(8 * time.Second)
 	if d := time.Since(start); d > 5*time.Second {

@@ -102,7 +102,7 @@ func TestStatusPageInBrowser(t *testing.T) {
 	r.load(t, 100)
 	url := "http://" + r.a.AdminAddr() + "/"
 	time.Sleep(time.Second) // load for the first rate window: pacing, not an assertion
-	first := chromium(t, url, 6*time.Second, "")
+	first := chromium(t, url, 20*time.Second, "")
 	r.rate.Store(400)
 	time.Sleep(2 * time.Second) // the same for the new rate
 	shot := filepath.Join(t.TempDir(), "status.png")

@@ -422,7 +422,20 @@ async function poll() {
   }
 }
 
+// tokenFromFragment takes a token given as /#token=... (a wall screen's
+// browser started on that address), keeps it like a typed one and removes
+// it from the address bar and the history entry. A fragment is never sent
+// to the server.
+function tokenFromFragment() {
+  const m = /(?:^#|&)token=([^&]*)/.exec(location.hash);
+  if (!m) return;
+  token = decodeURIComponent(m[1]);
+  sessionStorage.setItem(TOKEN_KEY, token);
+  history.replaceState(null, '', location.pathname + location.search);
+}
+
 function main() {
+  tokenFromFragment();
   const input = $('#token');
   input.value = token;
   $('#tokenform').addEventListener('submit', (ev) => {

@@ -17,7 +17,7 @@ import (
 
 const draHost, draRealm = "dra.watch.test", "watch.test"
 
-// rig is an agent with its admin API on loopback (reads open, no token)
+// rig is an agent with its admin API on loopback
 // between a client and servers that answer 2001, 3004 (the route fails
 // over to the 2001 server), 5012, or nothing (the route times out), and a
 // configured peer that is never reachable (3002): every kind of series the
@@ -31,7 +31,8 @@ type rig struct {
 	sent atomic.Uint64
 }
 
-func startRig(t *testing.T) *rig {
+// startRig starts the rig; with readToken, reads of the admin API need it.
+func startRig(t *testing.T, readToken string) *rig {
 	t.Helper()
 	answer := func(code uint32) func(*dratest.Node, wire.Msg) wire.Msg {
 		return func(n *dratest.Node, req wire.Msg) wire.Msg { return n.Answer(req, code) }
@@ -47,7 +48,7 @@ func startRig(t *testing.T) *rig {
 	}
 	yaml := fmt.Sprintf(`identity: {origin_host: %s, origin_realm: %s}
 listen: [{address: "127.0.0.1:0"}]
-admin: {address: "127.0.0.1:0"}
+admin: {address: "127.0.0.1:0", read_token: %q}
 accept_unknown_peers: true
 apps: {cdf: {enabled: true, data_dir: %q}}
 peers:
@@ -67,7 +68,7 @@ routes:
   - {name: gone, realm: gone.test, action: relay, peers: [{host: gone.srv.test}]}
   - {name: here, realm: %s, action: local}
 timers: {watchdog: 6s, reconnect: 5s, reconnect_max: 10s}
-`, draHost, draRealm, data, ok.Addr(), busy.Addr(), fail.Addr(), mute.Addr(), closedAddr(t), draRealm)
+`, draHost, draRealm, readToken, data, ok.Addr(), busy.Addr(), fail.Addr(), mute.Addr(), closedAddr(t), draRealm)
 	cfg, err := configs.Parse([]byte(yaml))
 	if err != nil {
 		t.Fatalf("config: %v\n%s", err, yaml)

@@ -92,15 +92,26 @@ func peerRows(t *testing.T, dom string) map[string]peerRow {
 }
 
 // TestStatusPageInBrowser: the admin API's status page in headless
-// chromium against an agent under load shows every peer with its state
-// and watchdog, the routes, the Result-Codes and the latency; its rates
-// follow the load between two loads of the page (100 then 400 requests/s);
-// the second saves a screenshot (WATCH_SCREENSHOT=path keeps a copy, as
-// docs/status-page.png was made).
+// chromium against an agent under load whose reads need a read token.
+// Without the token the page says so and shows no peer; with it (given as
+// /#token=..., as a wall screen is started) it shows every peer with its
+// state and watchdog, the routes, the Result-Codes and the latency, and
+// its rates follow the load between two loads of the page (100 then 400
+// requests/s); the last saves a screenshot (WATCH_SCREENSHOT=path keeps a
+// copy, as docs/status-page.png was made).
 func TestStatusPageInBrowser(t *testing.T) {
-	r := startRig(t)
+	const readToken = "wall-screen-token"
+	r := startRig(t, readToken)
 	r.load(t, 100)
 	url := "http://" + r.a.AdminAddr() + "/"
+
+	refused := chromium(t, url, 3*time.Second, "")
+	if !strings.Contains(refused, "needs a token for reads") || len(peerRows(t, refused)) != 0 {
+		t.Errorf("without the token: want the token banner and no peer row, got %d rows\n%s",
+			len(peerRows(t, refused)), tail(refused, 40))
+	}
+
+	url += "#token=" + readToken
 	time.Sleep(time.Second) // load for the first rate window: pacing, not an assertion
 	first := chromium(t, url, 20*time.Second, "")
 	r.rate.Store(400)

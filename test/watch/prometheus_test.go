@@ -248,7 +248,7 @@ func TestDashboardQueries(t *testing.T) {
 	if len(queries) < 20 {
 		t.Fatalf("%d queries in the dashboard, expected its panels' ~40", len(queries))
 	}
-	r := startRig(t)
+	r := startRig(t, "") // reads open (loopback, no token)
 	r.load(t, 200)
 	p := startPrometheus(t, r.a.AdminAddr())
 	scrapes := func(n int) func() bool {

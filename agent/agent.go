@@ -110,7 +110,7 @@ func (a *Agent) Start() error {
 
 // Shutdown disconnects every peer with DPR and stops.
 func (a *Agent) Shutdown(ctx context.Context) error {
-	a.log.Info("agent stopping: disconnecting peers")
+	a.log.Info("agent stopping: draining peers, then DPR")
 	err := a.peers.Shutdown(ctx)
 	a.router.Close()
 	a.admin.Shutdown(ctx)
@@ -210,7 +210,8 @@ func PeerOptions(cfg *configs.Config) (peers.Options, error) {
 		o.Local.HostIPs = append(o.Local.HostIPs, ip)
 	}
 	for i, l := range cfg.Listen {
-		pl := peers.Listener{Addr: l.Address, VerifyIdentity: l.TLS.VerifyIdentity}
+		pl := peers.Listener{Addr: l.Address,
+			VerifyIdentity: l.TLS.VerifiesIdentity(l.Transport == "tls" && l.TLS.ClientAuth == "require")}
 		if l.Transport == "tls" {
 			tc, err := l.TLS.ServerTLS()
 			if err != nil {
@@ -223,7 +224,7 @@ func PeerOptions(cfg *configs.Config) (peers.Options, error) {
 	for i, p := range cfg.Peers {
 		pc := peers.PeerConfig{
 			Identity: p.Host, Realm: p.Realm, Addr: p.Address, Connect: p.Connect,
-			VerifyIdentity: p.TLS.VerifyIdentity, Watchdog: p.WatchdogInterval,
+			VerifyIdentity: p.TLS.VerifiesIdentity(p.Transport == "tls"), Watchdog: p.WatchdogInterval,
 		}
 		if p.Transport == "tls" {
 			host, _, _ := net.SplitHostPort(p.Address)

@@ -138,6 +138,9 @@ type slowServer struct {
 func startSlow(t *testing.T, host string, delay time.Duration) *slowServer {
 	s := &slowServer{}
 	s.Node = dratest.Start(t, dratest.Options{Host: host, Realm: "a.test", Listen: true,
+		// The agent is listed (not dialled), so that its row, and why its
+		// connection ended, stay in the node's table.
+		Dial: []peers.PeerConfig{{Identity: "dra.dra.test"}},
 		Serve: func(n *dratest.Node, req wire.Msg) wire.Msg {
 			ans := n.Answer(req, wire.ResultSuccess)
 			p := n.M.Peer("dra.dra.test")

@@ -103,8 +103,22 @@ type TLS struct {
 	// server certificate; default: the peer's host.
 	ServerName string `mapstructure:"server_name"`
 	// VerifyIdentity requires the certificate to name the Origin-Host the
-	// peer announces in its CER/CEA.
-	VerifyIdentity bool `mapstructure:"verify_identity"`
+	// peer announces in its CER/CEA. Unset, it is on wherever a verified
+	// certificate is required (see VerifiesIdentity): a certificate of
+	// the CA must not claim any Origin-Host. false turns it off.
+	VerifyIdentity *bool `mapstructure:"verify_identity"`
+}
+
+// VerifiesIdentity is VerifyIdentity as written, or by default true when
+// the other side must present a certificate: an outgoing TLS peer (the
+// server's) and a listener with client_auth require (the client's). A
+// listener with client_auth request or none admits clients without one,
+// so it does not check by default.
+func (t TLS) VerifiesIdentity(certRequired bool) bool {
+	if t.VerifyIdentity != nil {
+		return *t.VerifyIdentity
+	}
+	return certRequired
 }
 
 // Peer is one configured peer.
@@ -135,7 +149,8 @@ type Timers struct {
 	ReconnectMax time.Duration `mapstructure:"reconnect_max"`
 	// Capabilities bounds the CER/CEA exchange on a new connection.
 	Capabilities time.Duration `mapstructure:"capabilities"`
-	// Disconnect bounds the wait for DPA after sending DPR.
+	// Disconnect bounds a shutdown or an operator disconnect: the drain of
+	// the requests in flight, then DPR and the wait for its DPA.
 	Disconnect time.Duration `mapstructure:"disconnect"`
 }
 

@@ -241,3 +241,28 @@ func TestWatchCallsOnChange(t *testing.T) {
 	case <-time.After(300 * time.Millisecond):
 	}
 }
+
+// TestVerifyIdentityDefaults: identity verification is on by default
+// wherever a certificate must be presented, and can be turned off.
+func TestVerifyIdentityDefaults(t *testing.T) {
+	yes, no := true, false
+	tests := []struct {
+		name         string
+		written      *bool
+		certRequired bool
+		want         bool
+	}{
+		{"tls peer, unset", nil, true, true},
+		{"mutual tls listener, unset", nil, true, true},
+		{"listener without client certificates, unset", nil, false, false},
+		{"tls peer, off", &no, true, false},
+		{"tcp peer, on", &yes, false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := (TLS{VerifyIdentity: tt.written}).VerifiesIdentity(tt.certRequired); got != tt.want {
+				t.Errorf("VerifiesIdentity = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

@@ -143,10 +143,16 @@ func (b builder) dpr(cause uint32, hbh, e2e uint32) wire.Msg {
 	return serialize(m)
 }
 
-func (b builder) dpa(req wire.Msg) wire.Msg {
+func (b builder) dpa(req wire.Msg) wire.Msg { return b.dpaWith(req, wire.ResultSuccess, "") }
+
+// dpaWith answers a DPR with resultCode and, when given, an Error-Message.
+func (b builder) dpaWith(req wire.Msg, resultCode uint32, errMsg string) wire.Msg {
 	m := answerTo(req, diam.DisconnectPeer, 0)
-	m.AddAVP(diam.NewAVP(avp.ResultCode, avp.Mbit, 0, datatype.Unsigned32(wire.ResultSuccess)))
+	m.AddAVP(diam.NewAVP(avp.ResultCode, avp.Mbit, 0, datatype.Unsigned32(resultCode)))
 	b.header(m)
+	if errMsg != "" {
+		m.AddAVP(diam.NewAVP(avp.ErrorMessage, 0, 0, datatype.UTF8String(errMsg)))
+	}
 	return serialize(m)
 }
 

@@ -127,6 +127,7 @@ type Manager struct {
 	stopping  bool
 	started   bool
 	retiring  map[*Peer]struct{} // removed peers whose connection is ending
+	awaitCER  map[*Conn]struct{} // accepted connections whose CER has not come
 
 	live   atomic.Pointer[tunables] // options Reconfigure may change
 	reconf sync.Mutex               // one Reconfigure at a time
@@ -159,6 +160,7 @@ func New(opts Options) (*Manager, error) {
 		peers:    map[string]*Peer{},
 		index:    newIndex(),
 		retiring: map[*Peer]struct{}{},
+		awaitCER: map[*Conn]struct{}{},
 		limitLog: logLimiter{every: 10 * time.Second},
 		cerLog:   logLimiter{every: 10 * time.Second},
 	}
@@ -296,17 +298,33 @@ func (m *Manager) closeListeners() {
 	}
 }
 
-// Shutdown stops accepting, sends DPR (cause REBOOTING) to every open peer
-// and waits for their DPA, or until ctx ends; then it closes whatever is
-// left.
+// Shutdown stops accepting and drains every open connection: out of
+// routing, the peer's new requests answered 3002, the answers in flight in
+// both directions waited for; then DPR (cause REBOOTING) and its DPA, all
+// within timers.disconnect. It returns once every connection has ended, or
+// ctx ends; then it closes whatever is left.
 func (m *Manager) Shutdown(ctx context.Context) error {
 	m.mu.Lock()
 	m.stopping = true
 	peers := m.everyPeerLocked()
+	silent := make([]*Conn, 0, len(m.awaitCER))
+	for c := range m.awaitCER {
+		silent = append(silent, c)
+	}
 	m.mu.Unlock()
 	m.closeListeners()
+	// Connections still waiting for their CER would hold the shutdown up
+	// to timers.capabilities: nothing is pending on them.
+	for _, c := range silent {
+		c.Close(errShutdown)
+	}
+	bound, dpaWait := disconnectShares(m.tun().disconnectTimeout)
 	for _, p := range peers {
-		p.disconnect(CauseRebooting)
+		// Always a drain of our own, even when a reload's is under way:
+		// this one has the shutdown's bound.
+		if c, _ := p.beginDrain(true, "agent shutting down"); c != nil {
+			m.drainThenDPR(p, c, CauseRebooting, bound, dpaWait)
+		}
 	}
 	done := make(chan struct{})
 	go func() { m.conns.Wait(); close(done) }()
@@ -353,15 +371,21 @@ func (m *Manager) everyPeerLocked() []*Peer {
 var ErrUnknownPeer = errors.New("peers: unknown peer")
 
 // Disconnect sends DPR (cause REBOOTING) to an open peer: an operator
-// action. The peer may reconnect, and a configured peer is redialled after
-// Tc as usual.
+// action. As on shutdown, the connection leaves routing at once and is
+// drained first (bounded by timers.disconnect, DPA included). The peer may
+// reconnect, and a configured peer is redialled after Tc as usual.
 func (m *Manager) Disconnect(identity string) error {
 	p := m.Peer(identity)
 	if p == nil {
 		return fmt.Errorf("%w: %s", ErrUnknownPeer, identity)
 	}
-	if p.sendDPR(CauseRebooting, false) == nil {
+	c, fresh := p.beginDrain(false, "peer being disconnected")
+	if c == nil {
 		return fmt.Errorf("%w: %s", ErrNotOpen, identity)
+	}
+	if fresh {
+		bound, dpaWait := disconnectShares(m.tun().disconnectTimeout)
+		m.drainThenDPR(p, c, CauseRebooting, bound, dpaWait)
 	}
 	return nil
 }
@@ -438,7 +462,11 @@ func (m *Manager) newConn(nc net.Conn, initiator bool) *Conn {
 	m.nconns.Add(1)
 	m.conns.Add(1)
 	t := m.tun()
-	return newConn(nc, initiator, t.maxMessageSize, t.writeQueue, m.log, &m.ov)
+	c := newConn(nc, initiator, t.maxMessageSize, t.writeQueue, m.log, &m.ov)
+	if !initiator {
+		m.awaitCER[c] = struct{}{} // until runResponder has read the CER
+	}
+	return c
 }
 
 func (m *Manager) connDone(c *Conn, err error) {
@@ -513,11 +541,17 @@ func (m *Manager) runResponder(nc net.Conn, lc Listener) {
 		return
 	}
 	msg, err := c.rd.Next()
+	m.mu.Lock()
+	delete(m.awaitCER, c)
+	m.mu.Unlock()
 	if err != nil {
 		if isTimeout(err) {
 			err = errCERTimeout
 		}
-		if !m.answerFrameError(c, err) {
+		if ce := c.Err(); ce != nil {
+			err = ce // closed by Shutdown
+		}
+		if !errors.Is(err, errShutdown) && !m.answerFrameError(c, err) {
 			m.cerLog.warn(c.log, "connection closed before capabilities exchange", "err", err)
 		}
 		m.connDone(c, err)

@@ -3,6 +3,7 @@ package peers
 import (
 	"context"
 	"crypto/tls"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -75,13 +76,19 @@ type Peer struct {
 	noRedial  bool // the peer said DO_NOT_WANT_TO_TALK_TO_YOU
 	stopped   bool
 	retired   bool   // removed from the configuration: never routed to again
-	drainConn *Conn  // an open connection being drained before it is reopened
+	drainConn *Conn  // an open connection being drained before its DPR
+	drainWhy  string // why, for the answers to requests it brings meanwhile
+	refused   int    // requests answered 3002 by the drain (logged with the DPR)
 	redialNow bool   // dial as soon as the connection closes (new settings)
 	cfgGen    uint64 // bumped when Reconfigure changes cfg
 	dprSent   bool
 	lost      *Conn // the connection connLostLocked already handled
-	since     time.Time
-	lastErr   string
+	// stateID is the Origin-State-Id of the peer's last capabilities
+	// exchange (hasStateID: it sent one): a new value means it restarted.
+	stateID    uint32
+	hasStateID bool
+	since      time.Time
+	lastErr    string
 }
 
 func newPeer(m *Manager, cfg PeerConfig, configured bool) *Peer {
@@ -308,6 +315,16 @@ func (p *Peer) openLocked(c *Conn, caps *Capabilities, apps AppSet, s State, rol
 	p.backoff = 0
 	p.dprSent = false
 	p.lastRx.Store(time.Now().UnixNano())
+	if caps.HasOriginStateID {
+		if p.hasStateID && caps.OriginStateID != p.stateID {
+			// A restarted peer is a new instance, not a failed connection
+			// coming back: its fresh CER/CEA is proof of life, so no REOPEN
+			// probation (RFC 3539 §3.4.1 guards against a flapping
+			// transport, which a reboot is not).
+			p.wd = watchdog{}
+		}
+		p.stateID, p.hasStateID = caps.OriginStateID, true
+	}
 	a := p.wd.connUp()
 	if a.sendDWR {
 		p.sendDWRLocked()
@@ -453,21 +470,29 @@ func (p *Peer) receive(c *Conn, m wire.Msg) {
 			wire.PutBuf(m)
 			return
 		}
+		if m.IsRequest() && (c == p.drainConn || p.dprSent) {
+			// Draining before our DPR, or DPR sent: no new request is
+			// taken on; answers still flow.
+			why := p.drainWhy
+			p.refused++
+			p.mu.Unlock()
+			p.refuse(c, m, why)
+			return
+		}
 		var d deferred
 		a, deliver := p.wd.receive(false)
 		p.applyLocked(c, a, &d)
 		p.mu.Unlock()
 		d.run()
-		if !deliver {
-			// RFC 3539 REOPEN: the connection has not proven itself yet.
-			// Requests get an answer rather than silence; answers (to
-			// nothing we sent) are dropped.
-			if m.IsRequest() {
-				c.Send(p.m.build.errorAnswer(m, wire.ResultUnableToDeliver, "connection is being revalidated (watchdog REOPEN)"))
-			}
+		if !deliver && !m.IsRequest() {
+			// RFC 3539 REOPEN: the peer is not routed to until three DWAs
+			// came back, so an answer here answers nothing we sent.
 			wire.PutBuf(m)
 			return
 		}
+		// A request in REOPEN is served: the peer has just completed a
+		// capabilities exchange on this connection, which proves it alive;
+		// REOPEN only keeps it out of routing (failback) until its DWAs.
 	}
 	p.m.handler.HandleMessage(p, c, m)
 }
@@ -503,15 +528,21 @@ func (p *Peer) base(c *Conn, m wire.Msg) {
 				cause = v
 			}
 		}
-		c.Send(p.m.build.dpa(m))
+		// RFC 6733 §5.4: the DPA "SHOULD contain an error if messages have
+		// recently been forwarded, and are likely in flight". The peer may
+		// still answer them until the connection closes: they are failed
+		// over only then (closed), not now.
+		if n := c.PendingLen(); n > 0 {
+			c.Send(p.m.build.dpaWith(m, wire.ResultUnableToComply, fmt.Sprintf("%d requests forwarded to %s await their answers", n, p.cfg.Identity)))
+		} else {
+			c.Send(p.m.build.dpa(m))
+		}
 		if cause == CauseDoNotWantToTalkToYou {
 			p.noRedial = true
 		}
-		p.connLostLocked(c, "DPR received ("+causeName(cause)+")", &d)
-		p.wd = watchdog{} // an orderly disconnect is no failure: no REOPEN next time
-		p.setState(StateClosing, "DPR received", &d)
+		p.closingLocked("DPR received ("+causeName(cause)+")", &d)
 		// The DPR sender closes once it has our DPA; close ourselves if it
-		// does not.
+		// does not. Answers keep being read until then.
 		time.AfterFunc(p.m.tun().disconnectTimeout, func() { c.Close(errDisconnected) })
 	case wire.CmdCapabilitiesExchange:
 		if req {
@@ -582,24 +613,47 @@ func (p *Peer) watchdogFired(c *Conn) {
 }
 
 // connLostLocked takes connection c away from the peer: the watchdog sees
-// the connection go down and the handler fails over what was pending.
+// the connection go down (unless it was closing in order after DPR/DPA) and
+// the handler fails over what was pending.
 func (p *Peer) connLostLocked(c *Conn, reason string, d *deferred) {
 	if c != p.conn || c == nil || c == p.lost {
 		return
 	}
 	p.lost = c
 	wasUsable := p.wd.usable()
-	p.wd.connDown()
+	if p.state == StateClosing {
+		p.wd = watchdog{} // an orderly disconnect is no failure: no REOPEN next time
+	} else {
+		p.wd.connDown()
+	}
+	p.stopWatchdogLocked()
+	if p.state != StateClosing {
+		p.lastErr = reason // else the DPR's reason stays
+	}
+	if wasUsable || p.state.Open() || p.state == StateClosing {
+		d.add(func() { p.m.handler.PeerDown(p, c) })
+	}
+}
+
+// closingLocked moves the open connection to Closing after a DPR (sent or
+// received): out of routing, no more watchdog, but still read, so that the
+// answers to the requests pending on it arrive; what is still pending when
+// it closes is failed over then (connLostLocked).
+func (p *Peer) closingLocked(reason string, d *deferred) {
+	p.stopWatchdogLocked()
+	p.wd = watchdog{} // an orderly disconnect is no failure: no REOPEN next time
+	p.lastErr = reason
+	p.setState(StateClosing, reason, d)
+}
+
+// stopWatchdogLocked stops Tw and takes the peer out of routing.
+func (p *Peer) stopWatchdogLocked() {
 	if p.wdTimer != nil {
 		p.wdTimer.Stop()
 		p.wdTimer, p.wdConn = nil, nil
 	}
 	p.active.Store(nil)
 	p.wdOkay.Store(false)
-	p.lastErr = reason
-	if wasUsable || p.state.Open() {
-		d.add(func() { p.m.handler.PeerDown(p, c) })
-	}
 }
 
 // closed handles the end of any of the peer's connections.
@@ -651,52 +705,53 @@ func (p *Peer) closed(c *Conn, err error) {
 	}
 }
 
-// disconnect sends DPR on the open connection (Closing). It returns the
-// connection to wait for, or nil when there is none.
-func (p *Peer) disconnect(cause uint32) *Conn { return p.sendDPR(cause, true) }
-
-// sendDPR sends DPR on the open connection; stop also ends redialing for
-// good (shutdown), otherwise Tc redials a configured peer as after any
-// disconnect.
-func (p *Peer) sendDPR(cause uint32, stop bool) *Conn {
+// beginDrain takes the open connection out of routing before its DPR: the
+// answers pending on it in both directions still flow, while the peer's new
+// requests are answered 3002 with why. stop also ends redialing for good
+// (shutdown) and drops connections still in their capabilities exchange.
+// It returns the connection to drain, nil when none is open, and whether
+// this call started draining it (false: a drain is already under way).
+func (p *Peer) beginDrain(stop bool, why string) (*Conn, bool) {
 	var d deferred
 	defer func() { d.run() }()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if !stop {
-		c := p.conn
-		if c == nil || !p.state.Open() {
-			return nil
+	if stop {
+		p.stopped = true
+		if p.dial != nil {
+			p.dial.Stop()
+			p.dial = nil
 		}
-		p.dprSent = true
-		c.Send(p.m.build.dpr(cause, c.NextHopByHop(), p.m.nextEndToEnd()))
-		p.connLostLocked(c, "DPR sent by operator ("+causeName(cause)+")", &d)
-		p.wd = watchdog{}
-		p.setState(StateClosing, "DPR sent", &d)
-		time.AfterFunc(p.m.tun().disconnectTimeout, func() { c.Close(errDPATimeout) })
-		return c
-	}
-	p.stopped = true
-	if p.dial != nil {
-		p.dial.Stop()
-		p.dial = nil
-	}
-	for _, c := range []*Conn{p.iconn, p.rconn} {
-		if c != nil {
-			d.add(func() { c.Close(errShutdown) })
+		for _, c := range []*Conn{p.iconn, p.rconn} {
+			if c != nil {
+				d.add(func() { c.Close(errShutdown) })
+			}
 		}
 	}
 	c := p.conn
 	if c == nil || !p.state.Open() {
-		return c
+		return nil, false
 	}
-	p.dprSent = true
-	c.Send(p.m.build.dpr(cause, c.NextHopByHop(), p.m.nextEndToEnd()))
-	p.connLostLocked(c, "DPR sent ("+causeName(cause)+")", &d)
-	p.wd = watchdog{}
-	p.setState(StateClosing, "DPR sent", &d)
-	time.AfterFunc(p.m.tun().disconnectTimeout, func() { c.Close(errDPATimeout) })
-	return c
+	fresh := p.drainConn != c
+	if fresh {
+		p.refused = 0
+	}
+	p.drainConn, p.drainWhy = c, why
+	p.publish(&d) // out of routing now
+	if fresh {
+		p.log.Info("draining before DPR", "reason", why, "pending", c.PendingLen(), "inbound", c.InboundLen())
+	}
+	return c, fresh
+}
+
+// refuse answers a request the peer sent on a connection that takes no new
+// ones (draining before DPR, or closing) with 3002 and why.
+func (p *Peer) refuse(c *Conn, m wire.Msg, why string) {
+	if why == "" {
+		why = "connection closing"
+	}
+	c.Send(p.m.build.errorAnswer(m, wire.ResultUnableToDeliver, why))
+	wire.PutBuf(m)
 }
 
 // infoLocked snapshots the peer for the table.

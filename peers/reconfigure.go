@@ -347,7 +347,7 @@ func (p *Peer) reconfigure(nc PeerConfig, tun *tunables, started bool) PeerChang
 			ch.Reconnect = true
 		}
 		if ch.Reconnect {
-			p.drainConn = p.conn
+			p.drainConn, p.drainWhy = p.conn, "connection being reopened with new settings"
 			p.redialNow = p.cfg.Connect
 			p.publish(&d) // out of routing now
 		}
@@ -402,9 +402,12 @@ func (m *Manager) retire(p *Peer, bound time.Duration) {
 			d.add(func() { c.Close(errRetired) })
 		}
 	}
-	p.publish(&d)
 	c := p.conn
 	open := c != nil && p.state.Open()
+	if open {
+		p.drainConn, p.drainWhy = c, "peer removed from the configuration"
+	}
+	p.publish(&d)
 	p.mu.Unlock()
 	d.run()
 	// Retired first, so that no state change writes its row back.
@@ -421,7 +424,7 @@ func (m *Manager) retire(p *Peer, bound time.Duration) {
 	go func() {
 		defer m.drains.Done()
 		if open {
-			p.dprOnDrained(c, CauseBusy, m.drain(c, bound))
+			p.dprOnDrained(c, CauseBusy, m.drain(c, bound), m.tun().disconnectTimeout)
 		}
 		m.retired(p, c)
 	}()
@@ -439,7 +442,7 @@ func (m *Manager) redial(p *Peer, bound time.Duration) {
 	m.drains.Add(1)
 	go func() {
 		defer m.drains.Done()
-		p.dprOnDrained(c, CauseRebooting, m.drain(c, bound))
+		p.dprOnDrained(c, CauseRebooting, m.drain(c, bound), m.tun().disconnectTimeout)
 	}()
 }
 
@@ -454,9 +457,8 @@ func (m *Manager) drain(c *Conn, bound time.Duration) int {
 	defer tick.Stop()
 	pending := func() int { return c.PendingLen() + c.InboundLen() }
 	for {
-		if pending() == 0 {
-			return 0
-		}
+		// A tick first: a request the connection's reader took off the
+		// fast path just before the drain began is counted by then.
 		select {
 		case <-tick.C:
 		case <-deadline.C:
@@ -466,12 +468,17 @@ func (m *Manager) drain(c *Conn, bound time.Duration) int {
 		case <-m.ctx.Done():
 			return pending()
 		}
+		if pending() == 0 {
+			return 0
+		}
 	}
 }
 
 // dprOnDrained sends DPR on c once it is drained, if c is still the peer's
-// open connection.
-func (p *Peer) dprOnDrained(c *Conn, cause uint32, pending int) {
+// open connection, and closes c if no DPA came within dpaWait. Requests
+// still pending (the drain bound passed) may yet be answered before the
+// DPA; those that are not are failed over when c closes.
+func (p *Peer) dprOnDrained(c *Conn, cause uint32, pending int, dpaWait time.Duration) {
 	var d deferred
 	defer func() { d.run() }()
 	p.mu.Lock()
@@ -483,14 +490,32 @@ func (p *Peer) dprOnDrained(c *Conn, cause uint32, pending int) {
 		return
 	}
 	if pending > 0 {
-		p.log.Warn("drain bound reached: pending requests are failed over", "pending", pending)
+		p.log.Warn("drain bound reached: DPR sent with requests pending; those not answered before the DPA are failed over", "pending", pending, "refused", p.refused)
+	} else {
+		p.log.Info("drained: DPR sent", "cause", causeName(cause), "refused", p.refused)
 	}
 	p.dprSent = true
 	c.Send(p.m.build.dpr(cause, c.NextHopByHop(), p.m.nextEndToEnd()))
-	p.connLostLocked(c, "DPR sent after reconfiguration ("+causeName(cause)+")", &d)
-	p.wd = watchdog{}
-	p.setState(StateClosing, "DPR sent", &d)
-	time.AfterFunc(p.m.tun().disconnectTimeout, func() { c.Close(errDPATimeout) })
+	p.closingLocked("DPR sent ("+causeName(cause)+")", &d)
+	time.AfterFunc(dpaWait, func() { c.Close(errDPATimeout) })
+}
+
+// drainThenDPR drains p's connection c for up to bound, then sends DPR
+// with cause and waits up to dpaWait for the DPA.
+func (m *Manager) drainThenDPR(p *Peer, c *Conn, cause uint32, bound, dpaWait time.Duration) {
+	m.drains.Add(1)
+	go func() {
+		defer m.drains.Done()
+		p.dprOnDrained(c, cause, m.drain(c, bound), dpaWait)
+	}()
+}
+
+// disconnectShares divides timers.disconnect between draining a connection
+// and waiting for the DPA that follows, so that a shutdown or an operator
+// disconnect ends within it: the DPA gets a quarter, at most 1 s.
+func disconnectShares(total time.Duration) (drain, dpa time.Duration) {
+	dpa = min(total/4, time.Second)
+	return total - dpa, dpa
 }
 
 // retired forgets a removed peer once its connection c (if any) has ended.

@@ -247,9 +247,12 @@ func TestReconfigureRedialsRefusingPeer(t *testing.T) {
 	ao.Peers = []PeerConfig{{Identity: "b.test", Addr: b.addr(), Connect: true, Watchdog: 400 * time.Millisecond}}
 	a := startNode(t, ao)
 	first := waitUsable(t, a, "b.test", 3*time.Second).Conn
-	if b.m.Peer("a.test").sendDPR(CauseDoNotWantToTalkToYou, false) == nil {
-		t.Fatal("no DPR sent")
+	pb := b.m.Peer("a.test")
+	c, _ := pb.beginDrain(false, "test")
+	if c == nil {
+		t.Fatal("no open connection to disconnect")
 	}
+	pb.dprOnDrained(c, CauseDoNotWantToTalkToYou, 0, time.Second)
 	<-first.Done()
 	time.Sleep(4 * ao.Reconnect) // several Tc: no redial
 	if st, _ := a.m.Peer("b.test").State(); st != StateClosed {

@@ -23,18 +23,11 @@ func (s State) String() string {
 func (s State) Open() bool { return s == StateROpen || s == StateIOpen }
 
 // electionWon reports whether the local identity wins the election against
-// remote (RFC 6733 §5.6.4): the higher identity wins, compared as octet
-// strings with ASCII letters folded to one case.
-func electionWon(local, remote string) bool {
-	n := min(len(local), len(remote))
-	for i := 0; i < n; i++ {
-		a, b := lower(local[i]), lower(remote[i])
-		if a != b {
-			return a > b
-		}
-	}
-	return len(local) > len(remote)
-}
+// remote (RFC 6733 §5.6.4): the responder compares the two Origin-Hosts "as
+// two streams of octets", and the lexicographically higher one wins. No case
+// folding: both sides must reach the same verdict, whatever their
+// implementation, for identities that differ only in case too.
+func electionWon(local, remote string) bool { return local > remote }
 
 func lower(c byte) byte {
 	if c >= 'A' && c <= 'Z' {

@@ -24,14 +24,14 @@ func TestElectionWon(t *testing.T) {
 		{"equal prefix: longer wins", "dra1.example.com.", "dra1.example.com", true},
 		{"equal prefix: shorter loses", "dra1", "dra10", false},
 		{"equal", "dra1.example.com", "dra1.example.com", false},
-		{"equal but for case", "A.example", "a.example", false},
-		{"equal but for case, reversed", "a.example", "A.example", false},
-		{"mixed case compared folded", "DRA2.Example.COM", "dra1.example.com", true},
-		{"mixed case compared folded, reversed", "dra1.example.com", "DRA2.Example.COM", false},
-		// Folded to lower case: 'Z' compares as 'z', above '_' (0x5f),
-		// where raw octets would put it below.
-		{"letters fold to lower case", "Z.example", "_.example", true},
-		{"letters fold to lower case, reversed", "_.example", "Z.example", false},
+		// Octets, not case-folded identities (RFC 6733 §5.6.4): 'a' (0x61)
+		// is above 'A' (0x41), and 'Z' (0x5a) below '_' (0x5f).
+		{"equal but for case: lower case wins", "a.example", "A.example", true},
+		{"equal but for case: upper case loses", "A.example", "a.example", false},
+		{"upper case sorts below lower case", "DRA2.Example.COM", "dra1.example.com", false},
+		{"upper case sorts below lower case, reversed", "dra1.example.com", "DRA2.Example.COM", true},
+		{"upper case letter below underscore", "Z.example", "_.example", false},
+		{"upper case letter below underscore, reversed", "_.example", "Z.example", true},
 		{"digits below letters", "a.example", "1.example", true},
 		{"octets above 0x7f", "\xc3\xa9.example", "z.example", true},
 		{"empty remote", "dra1", "", true},
@@ -43,8 +43,9 @@ func TestElectionWon(t *testing.T) {
 			if got := electionWon(tt.local, tt.remote); got != tt.won {
 				t.Errorf("electionWon(%q, %q) = %v, want %v", tt.local, tt.remote, got, tt.won)
 			}
-			// Exactly one side wins unless the identities are the same.
-			same := foldKey(tt.local) == foldKey(tt.remote)
+			// Exactly one side wins unless the identities are the same
+			// octets.
+			same := tt.local == tt.remote
 			if back := electionWon(tt.remote, tt.local); !same && back == tt.won {
 				t.Errorf("electionWon(%q, %q) = %v as well: both or neither side wins", tt.remote, tt.local, back)
 			}
@@ -209,10 +210,12 @@ func wantPeerState(t *testing.T, p *Peer, s State, w WatchdogState) {
 	}
 }
 
-// TestPeerReopenThrowsAwayTraffic: a connection that replaces a failed one
-// is in REOPEN until three DWAs came back; RFC 3539 §3.4.1 throws away
-// what else arrives meanwhile (watchdog.receive says deliver=false).
-func TestPeerReopenThrowsAwayTraffic(t *testing.T) {
+// TestPeerReopenServesRequests: a connection that replaces a failed one
+// (same Origin-State-Id: not a restart) is in REOPEN until three DWAs came
+// back, and is not routed to meanwhile (RFC 3539 §3.4.1). Its capabilities
+// exchange proved the peer alive, so the peer's own requests are served at
+// once; answers, to nothing we sent, are thrown away.
+func TestPeerReopenServesRequests(t *testing.T) {
 	m, p, sink := newStateManager(t)
 
 	c1 := openResponder(t, m, p, 1)
@@ -231,8 +234,14 @@ func TestPeerReopenThrowsAwayTraffic(t *testing.T) {
 	c2 := openResponder(t, m, p, 1)
 	wantPeerState(t, p, StateROpen, WatchdogReopen)
 	p.receive(c2, appRequest())
-	if msgs, _ := sink.counts(); msgs != 1 {
-		t.Errorf("a request received in REOPEN was delivered (%d messages)", msgs-1)
+	if msgs, _ := sink.counts(); msgs != 2 {
+		t.Errorf("a request received in REOPEN was not delivered (%d messages, want 2)", msgs)
+	}
+	answer := appRequest()
+	answer.SetFlags(answer.Flags() &^ wire.FlagRequest)
+	p.receive(c2, answer)
+	if msgs, _ := sink.counts(); msgs != 2 {
+		t.Errorf("an answer received in REOPEN was delivered (%d messages, want 2)", msgs)
 	}
 	for range reopenDWAs {
 		wantPeerState(t, p, StateROpen, WatchdogReopen)
@@ -247,8 +256,10 @@ func TestPeerReopenThrowsAwayTraffic(t *testing.T) {
 }
 
 // TestPeerRestartRefreshesTable: a CER with a new Origin-State-Id replaces
-// the open connection; the peer table must show the new connection and
-// its watchdog state (REOPEN) even though the peer stays R-Open.
+// the open connection; the peer table must show the new connection. A
+// restarted peer proved itself with its new CER: it is usable at once,
+// without REOPEN probation, whether its old connection was still open or
+// already closed.
 func TestPeerRestartRefreshesTable(t *testing.T) {
 	m, p, sink := newStateManager(t)
 
@@ -260,7 +271,7 @@ func TestPeerRestartRefreshesTable(t *testing.T) {
 	}
 
 	c2 := openResponder(t, m, p, 2)
-	wantPeerState(t, p, StateROpen, WatchdogReopen)
+	wantPeerState(t, p, StateROpen, WatchdogOkay)
 	if !errors.Is(c1.Err(), errReplaced) {
 		t.Errorf("old connection: %v, want %v", c1.Err(), errReplaced)
 	}
@@ -268,8 +279,15 @@ func TestPeerRestartRefreshesTable(t *testing.T) {
 		t.Errorf("%d PeerDown for the replaced connection, want 1", downs)
 	}
 	row, _ = m.Table().Get(capPeerHost)
-	if row.Addr != c2.RemoteAddr().String() || row.Watchdog != WatchdogReopen || row.OriginStateID != 2 {
-		t.Errorf("row after the restart: addr %s watchdog %s state-id %d; want %s, REOPEN, 2",
+	if row.Addr != c2.RemoteAddr().String() || row.Watchdog != WatchdogOkay || row.OriginStateID != 2 {
+		t.Errorf("row after the restart: addr %s watchdog %s state-id %d; want %s, OKAY, 2",
 			row.Addr, row.Watchdog, row.OriginStateID, c2.RemoteAddr())
 	}
+
+	// The peer restarts again after its connection was lost (DOWN).
+	c2.Close(io.EOF)
+	p.closed(c2, io.EOF)
+	wantPeerState(t, p, StateClosed, WatchdogDown)
+	openResponder(t, m, p, 3)
+	wantPeerState(t, p, StateROpen, WatchdogOkay)
 }

@@ -68,7 +68,7 @@ func ctl(cmd string, args []string) int {
 			return 2
 		}
 		if err = c.Disconnect(ctx, fs.Arg(0)); err == nil {
-			fmt.Println("DPR sent to", fs.Arg(0))
+			fmt.Println("draining", fs.Arg(0)+": DPR follows once its requests in flight are answered (within timers.disconnect)")
 		}
 	}
 	if err != nil {

@@ -3,6 +3,8 @@ package interop
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"regexp"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/dra-project/dra/agent"
 	"github.com/dra-project/dra/configs"
+	"github.com/dra-project/dra/internal/dratest"
 	"github.com/dra-project/dra/peers"
 	"github.com/dra-project/dra/test/fdtest"
 )
@@ -229,6 +232,48 @@ func TestTLSClientFromOtherCARefused(t *testing.T) {
 		if s == fdtest.StateOpen {
 			t.Errorf("freeDiameter went open: %v", fd.PeerStates(draHost))
 		}
+	}
+}
+
+// A client whose certificate comes from the trusted CA but names another
+// host is refused by default on a mutual TLS listener (verify_identity
+// unset): a certificate of the CA must not claim any Origin-Host. Written
+// false, the check is off and the same client opens. (freeDiameter will not
+// run with a certificate that does not name it: the client is our own.)
+func TestTLSIdentityVerifiedByDefault(t *testing.T) {
+	t.Parallel()
+	pki := newPKI(t)
+	listener := strings.Replace(tlsListenerYAML(pki.leaf(t, draHost)), "      verify_identity: true\n", "", 1)
+	if strings.Contains(listener, "verify_identity") {
+		t.Fatal("listener still sets verify_identity")
+	}
+	for _, tt := range []struct {
+		name, extra, host string
+		open              bool
+	}{
+		{"default", "", "c5.client.test", false},
+		{"turned off", "      verify_identity: false\n", "c6.client.test", true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			a, al := startAgentYAML(t, listener+tt.extra+"peers:\n  - host: "+tt.host+"\n")
+			other := pki.leaf(t, "impostor-"+tt.host) // trusted CA, another name
+			cert, err := tls.LoadX509KeyPair(other.CertFile, other.KeyFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			roots := x509.NewCertPool()
+			roots.AddCert(pki.ca.Cert)
+			c := dratest.Start(t, dratest.Options{Host: tt.host, Realm: "client.test",
+				Dial: []peers.PeerConfig{{Identity: draHost, Addr: addr(a), Connect: true,
+					TLS: &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: roots, ServerName: draHost}}}})
+			if tt.open {
+				c.WaitOpen(t, draHost)
+				waitPeer(t, a, tt.host, 10*time.Second, isOpen)
+				return
+			}
+			al.wait(t, `certificate does not name Origin-Host`, 10*time.Second)
+			neverOpen(t, a, tt.host, time.Second)
+		})
 	}
 }
 

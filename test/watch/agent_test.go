@@ -17,11 +17,11 @@ import (
 
 const draHost, draRealm = "dra.watch.test", "watch.test"
 
-// rig is an agent with its admin API on loopback
-// between a client and servers that answer 2001, 3004 (the route fails
-// over to the 2001 server), 5012, or nothing (the route times out), and a
-// configured peer that is never reachable (3002): every kind of series the
-// dashboard shows has data.
+// rig is an agent, with its admin API on loopback, between a client and
+// servers that answer 2001, 3004 (the route fails over to the 2001
+// server), 5012, or nothing (the route times out), with a configured peer
+// that is never reachable (3002) and its accounting server on (ACRs):
+// every kind of series the dashboard shows has data.
 type rig struct {
 	a    *agent.Agent
 	yaml string // its configuration

@@ -195,10 +195,13 @@ function renderPeers(peers, now) {
   const pending = sumBy(cur, 'dra_peer_pending', (l) => l.peer);
   const wq = sumBy(cur, 'dra_peer_write_queue', (l) => l.peer);
   const rows = [];
-  const sorted = [...peers].sort((a, b) => a.identity.localeCompare(b.identity));
+  // Peers that cannot be used come first: on a wall, problems at the top.
+  const usable = (p) => (/open/i.test(p.state) && p.watchdog === 'OKAY' ? 1 : 0);
+  const sorted = [...peers].sort((a, b) => usable(a) - usable(b) || a.identity.localeCompare(b.identity));
   for (const p of sorted) {
     const tr = el('tr');
     tr.dataset.peer = p.identity;
+    if (!usable(p)) tr.className = 'down';
     const id = td(p.identity, 'id');
     if (p.realm) { id.append(' '); id.append(el('span', 'realm', p.realm)); }
     if (p.removed) { id.append(' '); id.append(el('span', 'pill warn', 'removed')); }
@@ -232,7 +235,7 @@ function renderPeers(peers, now) {
   }
   $('#peers').replaceChildren(...rows);
   let up = 0;
-  for (const p of peers) if (/open/i.test(p.state) && p.watchdog === 'OKAY') up++;
+  for (const p of peers) up += usable(p);
   setTile('peers', up + ' / ' + peers.length, up < peers.length ? 'warn' : 'ok');
 }
 

@@ -56,7 +56,7 @@ type peerRow struct {
 }
 
 var (
-	rowRe  = regexp.MustCompile(`(?s)<tr data-peer="([^"]+)">(.*?)</tr>`)
+	rowRe  = regexp.MustCompile(`(?s)<tr data-peer="([^"]+)"[^>]*>(.*?)</tr>`)
 	cellRe = func(k string) *regexp.Regexp {
 		return regexp.MustCompile(`(?s)data-k="` + k + `"[^>]*>(.*?)</td>`)
 	}
@@ -144,6 +144,9 @@ func TestStatusPageInBrowser(t *testing.T) {
 		}
 		if g := rows["gone.srv.test"]; strings.Contains(g.state, "Open") {
 			t.Errorf("load %d: the unreachable peer is shown %q", i+1, g.state)
+		}
+		if m := rowRe.FindStringSubmatch(dom); m == nil || m[1] != "gone.srv.test" {
+			t.Errorf("load %d: the first row is not gone.srv.test, the peer that is down (%.60q)", i+1, m)
 		}
 		if ok := rows["ok.srv.test"]; ok.answers <= 0 || !strings.Contains(ok.codes, "2001") {
 			t.Errorf("load %d: ok.srv.test answers %v/s, codes %q: want 2001 answers", i+1, ok.answers, ok.codes)

@@ -27,7 +27,7 @@ func (m *Manager) admitConn(nc net.Conn) bool {
 	if m.opts.Admit == nil || m.opts.Admit.AdmitAddr(addrPort(nc.RemoteAddr())) {
 		return true
 	}
-	m.refused.Add(1)
+	m.unopened[unopenedAddress].Add(1)
 	nc.Close()
 	return false
 }

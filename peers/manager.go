@@ -133,11 +133,13 @@ type Manager struct {
 	reconf sync.Mutex               // one Reconfigure at a time
 	drains sync.WaitGroup           // connections draining before DPR
 
-	conns   sync.WaitGroup // connection reader goroutines
-	dials   sync.WaitGroup // connection attempts
-	nconns  atomic.Int64
-	e2e     atomic.Uint32
-	refused atomic.Uint64
+	conns sync.WaitGroup // connection reader goroutines
+	dials sync.WaitGroup // connection attempts
+	// nconns counts connections, an accepted one from its accept (its
+	// TLS handshake holds a place under limits.max_connections too).
+	nconns   atomic.Int64
+	e2e      atomic.Uint32
+	unopened unopened
 	// frameErrors counts connections closed on an unreadable frame header.
 	frameErrors atomic.Uint64
 	ov          overload // conn_overload.go
@@ -437,8 +439,10 @@ func (m *Manager) accept(l net.Listener, lc Listener) {
 			}
 			return
 		}
+		// Counted from the accept: a flood of TLS handshakes must not
+		// get past the limit.
 		if limit := m.tun().maxConnections; m.nconns.Load() >= int64(limit) {
-			m.refused.Add(1)
+			m.unopened[unopenedLimit].Add(1)
 			m.limitLog.warn(m.log, "connection refused: limit reached", "remote", nc.RemoteAddr().String(), "limit", limit)
 			nc.Close()
 			continue
@@ -446,20 +450,25 @@ func (m *Manager) accept(l net.Listener, lc Listener) {
 		if !m.admitConn(nc) {
 			continue
 		}
+		m.nconns.Add(1) // newConn does not count it again
 		go m.runResponder(nc, lc)
 	}
 }
 
 // newConn registers a connection; it returns nil (and closes nc) once the
-// manager is shutting down.
+// manager is shutting down. An accepted connection (not initiator) was
+// counted in nconns at its accept.
 func (m *Manager) newConn(nc net.Conn, initiator bool) *Conn {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.stopping && !initiator {
 		nc.Close()
+		m.nconns.Add(-1)
 		return nil
 	}
-	m.nconns.Add(1)
+	if initiator {
+		m.nconns.Add(1)
+	}
 	m.conns.Add(1)
 	t := m.tun()
 	c := newConn(nc, initiator, t.maxMessageSize, t.writeQueue, m.log, &m.ov)
@@ -527,9 +536,11 @@ func (m *Manager) runInitiator(p *Peer, c *Conn) {
 // admission, then the open connection's traffic.
 func (m *Manager) runResponder(nc net.Conn, lc Listener) {
 	deadline := time.Now().Add(m.tun().capabilitiesTimeout)
-	nc.SetDeadline(deadline)
+	nc.SetDeadline(deadline) // bounds the TLS handshake too
 	if tc, ok := nc.(*tls.Conn); ok {
 		if err := tc.Handshake(); err != nil {
+			m.nconns.Add(-1)
+			m.unopened[unopenedTLS].Add(1)
 			m.cerLog.warn(m.log, "tls handshake failed", "remote", nc.RemoteAddr().String(), "err", err)
 			nc.Close()
 			return
@@ -551,13 +562,23 @@ func (m *Manager) runResponder(nc net.Conn, lc Listener) {
 		if ce := c.Err(); ce != nil {
 			err = ce // closed by Shutdown
 		}
-		if !errors.Is(err, errShutdown) && !m.answerFrameError(c, err) {
+		switch {
+		case errors.Is(err, errShutdown):
+		case m.answerFrameError(c, err):
+			m.unopened[unopenedFrame].Add(1)
+		default:
+			if errors.Is(err, errCERTimeout) {
+				m.unopened[unopenedSilent].Add(1)
+			} else {
+				m.unopened[unopenedClosed].Add(1)
+			}
 			m.cerLog.warn(c.log, "connection closed before capabilities exchange", "err", err)
 		}
 		m.connDone(c, err)
 		return
 	}
 	if !msg.IsRequest() || msg.AppID() != 0 || msg.Code() != wire.CmdCapabilitiesExchange {
+		m.unopened[unopenedNotCER].Add(1)
 		m.cerLog.warn(c.log, "connection closed: first message is not a CER", "code", msg.Code(), "app", msg.AppID())
 		wire.PutBuf(msg)
 		m.connDone(c, errNotCER)
@@ -592,7 +613,7 @@ func (m *Manager) runResponder(nc net.Conn, lc Listener) {
 // closes after it is written.
 func (m *Manager) admit(c *Conn, cer wire.Msg, lc Listener) (*Peer, *Capabilities, AppSet, bool) {
 	refuse := func(code uint32, msg string, failed []byte, attrs ...any) (*Peer, *Capabilities, AppSet, bool) {
-		m.refused.Add(1)
+		m.unopened[unopenedRefused].Add(1)
 		c.log.Warn("peer refused", append([]any{"result_code", resultName(code), "reason", msg}, attrs...)...)
 		c.Send(m.build.cea(cer, c.LocalAddr(), code, msg, failed))
 		wire.PutBuf(cer)

@@ -165,6 +165,7 @@ func acceptedConn(t *testing.T, m *Manager, p *Peer) *Conn {
 	if err != nil {
 		t.Fatal(err)
 	}
+	m.nconns.Add(1) // as the accept loop does
 	c := m.newConn(server, false)
 	t.Cleanup(func() {
 		client.Close()

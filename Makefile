@@ -9,8 +9,9 @@ all: build
 build:
 	$(GO) build -o bin/dra ./cmd/dra
 
-# The whole suite: installs the test dependencies (freeDiameter, tshark) when
-# missing, then vet, then every test with the race detector.
+# The whole suite: installs the test dependencies (freeDiameter, tshark,
+# redis-server) when missing, then vet, then every test with the race
+# detector. The state tests start their own redis-server on free ports.
 test: deps vet
 	$(GO) test -race -count=1 -timeout 15m $(PKGS)
 	$(GO) test -count=1 -run 'Allocs|DoesNotAllocate' ./wire ./loadgen ./realm ./routing

@@ -12,7 +12,8 @@ import (
 )
 
 // Running is a configuration as an agent reports it (the admin API serves
-// it, and `dra check` compares a file with it): the admin tokens Redacted,
+// it, and `dra check` compares a file with it): the admin tokens and the
+// state backend's password Redacted,
 // and each local application compared by a digest of its settings, which
 // may hold subscriber data. Its JSON form is {"config": View, "apps":
 // digests}.
@@ -26,7 +27,7 @@ type Running struct {
 // Snapshot returns c as Running.
 func Snapshot(c *Config) Running {
 	r := Running{Config: *c, Apps: appDigests(c)}
-	for _, t := range []*string{&r.Config.Admin.Token, &r.Config.Admin.ReadToken} {
+	for _, t := range append([]*string{&r.Config.Admin.Token, &r.Config.Admin.ReadToken}, stateSecrets(&r.Config.State)...) {
 		if *t != "" {
 			*t = Redacted
 		}
@@ -86,8 +87,9 @@ func Compare(old, new *Config) Diff {
 	d := CompareRunning(Snapshot(old), new)
 	// A token changed for another (both Redacted in the snapshots).
 	for key, changed := range map[string]bool{
-		"admin.token":      old.Admin.Token != new.Admin.Token,
-		"admin.read_token": old.Admin.ReadToken != new.Admin.ReadToken,
+		"admin.token":          old.Admin.Token != new.Admin.Token,
+		"admin.read_token":     old.Admin.ReadToken != new.Admin.ReadToken,
+		"state.redis.password": old.State.Redis.Password != new.State.Redis.Password,
 	} {
 		if changed && !slices.Contains(d.NeedRestart, key) {
 			d.NeedRestart = append(d.NeedRestart, key)
@@ -223,9 +225,9 @@ func appDigests(c *Config) map[string]string {
 		on  bool
 		cfg any
 	}{
-		"cdf": {c.Apps.CDF.Enabled, c.Apps.CDF.Config},
-		"ocs": {c.Apps.OCS.Enabled, c.Apps.OCS.Config},
-		"aaa": {c.Apps.AAA.Enabled, c.Apps.AAA.Config},
+		"cdf": {c.Apps.CDF.Enabled, c.Apps.CDF},
+		"ocs": {c.Apps.OCS.Enabled, c.Apps.OCS},
+		"aaa": {c.Apps.AAA.Enabled, c.Apps.AAA},
 	} {
 		if !app.on {
 			out[name] = ""

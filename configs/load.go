@@ -191,6 +191,7 @@ func parse(file []byte, lookupEnv func(string) (string, bool)) (*Config, error) 
 	}
 	c.Identity.OriginHost = strings.TrimSpace(c.Identity.OriginHost)
 	c.Identity.OriginRealm = strings.TrimSpace(c.Identity.OriginRealm)
+	c.normalizeState()
 	// Validation sees what the user wrote: a list item's default is
 	// filled in only afterwards, so that a bad timers.watchdog is not
 	// also reported at every peer that inherits it.

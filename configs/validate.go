@@ -98,6 +98,18 @@ func (c *Config) validate(set setKeys) error {
 			}
 		}
 	}
+	for _, app := range []struct {
+		name string
+		w    LocalWorkers
+	}{{"cdf", c.Apps.CDF.LocalWorkers}, {"ocs", c.Apps.OCS.LocalWorkers}, {"aaa", c.Apps.AAA.LocalWorkers}} {
+		name, w := app.name, app.w
+		if w.Workers < 0 || w.Workers > MaxLocalWorkers {
+			v.add("apps."+name+".workers", "%d is not between 0 (the default) and %d", w.Workers, MaxLocalWorkers)
+		}
+		if w.Queue < 0 || w.Queue > MaxLocalQueue {
+			v.add("apps."+name+".queue", "%d is not between 0 (the default) and %d", w.Queue, MaxLocalQueue)
+		}
+	}
 	if err := c.Admin.Validate(); err != nil {
 		v.errs = append(v.errs, fmt.Errorf("%w: %w", ErrInvalid, err))
 	}
@@ -107,6 +119,7 @@ func (c *Config) validate(set setKeys) error {
 	if err := c.Policy.Validate(); err != nil {
 		v.errs = append(v.errs, err) // configs/policy.go
 	}
+	v.validateState(c.State) // configs/state.go
 	t := c.Timers
 	if t.Watchdog < MinWatchdog {
 		v.add("timers.watchdog", "%s is below the RFC 3539 minimum of %s", t.Watchdog, MinWatchdog)

@@ -99,7 +99,8 @@ func hasTags(t reflect.Type) bool {
 }
 
 // View is c as the admin API shows it (GET /v1/config): what runs, with
-// the keys and units a file uses. Admin tokens are Redacted when set; the
+// the keys and units a file uses. Admin tokens and the state backend's
+// password are Redacted when set; the
 // OCS's provisioned accounts, which are subscriber data, are shown as
 // their number.
 func View(c *Config) map[string]any {
@@ -111,6 +112,7 @@ func View(c *Config) map[string]any {
 			}
 		}
 	}
+	redactStateView(m)
 	if apps, ok := m["apps"].(map[string]any); ok {
 		if ocs, ok := apps["ocs"].(map[string]any); ok {
 			ocs["accounts"] = len(c.Apps.OCS.Accounts)

@@ -10,6 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fiorix/go-diameter/v4/diam"
+	"github.com/fiorix/go-diameter/v4/diam/avp"
+	"github.com/fiorix/go-diameter/v4/diam/dict"
+
 	"github.com/dra-project/dra/wire"
 )
 
@@ -193,4 +197,35 @@ func (l *lockedBuf) reset() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.b.Reset()
+}
+
+// TestBadCERFailedAVPDecodes: a CER whose Host-IP-Address has a broken
+// length is answered 5014 with a Failed-AVP a strict peer can read: the
+// stand-in carries a zero Address of its type's size, not an empty one
+// (which go-diameter refuses, losing the whole CEA).
+func TestBadCERFailedAVPDecodes(t *testing.T) {
+	b := startNode(t, fastOpts("b.test"))
+	cer := capMsg(true, minimalCERAVPs())
+	// Host-IP-Address, M bit, claiming 100 octets where 4 follow.
+	bad := []byte{0, 0, 1, 1, wire.AVPFlagMandatory, 0, 0, 100, 0, 1, 127, 0}
+	cer = append(cer, bad...)
+	cer.SetLen(len(cer))
+	rc := dialRaw(t, b.addr())
+	rc.send(t, cer)
+	cea := rc.read(t)
+	if got := resultCode(t, cea); got != wire.ResultInvalidAVPLength {
+		t.Fatalf("Result-Code %d, want 5014", got)
+	}
+	m, err := diam.ReadMessage(bytes.NewReader(cea), dict.Default)
+	if err != nil {
+		t.Fatalf("CEA does not decode: %v", err)
+	}
+	failed, err := m.FindAVP(avp.FailedAVP, 0)
+	if err != nil {
+		t.Fatalf("no Failed-AVP: %v", err)
+	}
+	g, ok := failed.Data.(*diam.GroupedAVP)
+	if !ok || len(g.AVP) != 1 || g.AVP[0].Code != avp.HostIPAddress {
+		t.Fatalf("Failed-AVP %v, want the Host-IP-Address stand-in", failed)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 
+	"github.com/dra-project/dra/internal/avpdict"
 	"github.com/dra-project/dra/wire"
 )
 
@@ -220,15 +221,17 @@ func missing(code uint32, name string) *capError {
 }
 
 // truncatedAVP returns a well-formed stand-in for the malformed AVP at off
-// (its code and flags, an empty payload) for Failed-AVP; a header cut short
-// is padded with zeros (RFC 6733 §7.1.5).
+// for Failed-AVP: its code and flags, and a zero payload of the size its
+// type has (an empty Address or Unsigned32 would make the CEA itself
+// undecodable to a strict peer); a header cut short is padded with zeros
+// (RFC 6733 §7.1.5).
 func truncatedAVP(body []byte, off int) []byte {
 	if off >= len(body) {
 		return nil
 	}
 	h := make([]byte, 12)
 	n := copy(h, body[off:])
-	return wire.FailedAVPFor(h[:max(n, 8)], 0)
+	return wire.FailedAVPWith(h[:max(n, 8)], 0, avpdict.Default)
 }
 
 func parseVendorApp(a wire.AVP, body []byte) (VendorApp, *capError) {

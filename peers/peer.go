@@ -199,6 +199,12 @@ func (p *Peer) dialLocked() {
 	}()
 }
 
+// firstRedial is the delay of the first redial after a failed attempt or
+// a lost connection; the delay doubles from there, past Tc, up to
+// timers.reconnect_max. A server that was down when the agent started, or
+// that restarted, is back in routing within seconds, not after a whole Tc.
+const firstRedial = time.Second
+
 // scheduleDialLocked arms the Tc timer with exponential backoff and jitter.
 func (p *Peer) scheduleDialLocked() {
 	if !p.cfg.Connect || p.stopped || p.noRedial || p.dial != nil {
@@ -206,7 +212,7 @@ func (p *Peer) scheduleDialLocked() {
 	}
 	t := p.m.tun()
 	if p.backoff == 0 {
-		p.backoff = t.reconnect
+		p.backoff = min(firstRedial, t.reconnect)
 	}
 	delay := p.backoff + time.Duration(rand.Int64N(int64(p.backoff)/10+1))
 	p.backoff = min(p.backoff*2, t.reconnectMax)
@@ -313,6 +319,7 @@ func (p *Peer) openLocked(c *Conn, caps *Capabilities, apps AppSet, s State, rol
 	p.conn, p.caps, p.apps, p.role = c, caps, apps, role
 	p.rcaps = nil
 	p.backoff = 0
+	p.lastErr = "" // the failures before this connection are over
 	p.dprSent = false
 	p.lastRx.Store(time.Now().UnixNano())
 	if caps.HasOriginStateID {

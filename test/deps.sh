@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs what the interoperability tests need: freeDiameter (daemon and
-# extensions), tshark, and a C compiler (test/fdtest builds a small
-# LD_PRELOAD library that keeps freeDiameterd on the loopback interface);
-# and what test/watch needs: prometheus and promtool (the dashboard and the
-# alert rules) and chromium (the status page, headless).
+# extensions), tshark, a C compiler (test/fdtest builds a small LD_PRELOAD
+# library that keeps freeDiameterd on the loopback interface), and
+# redis-server (the state tests start their own, on a free port; the
+# package's system service is not started); and what test/watch needs:
+# prometheus and promtool (the dashboard and the alert rules) and chromium
+# (the status page, headless).
 # Idempotent: does nothing when everything is present. Debian/Ubuntu only.
 set -euo pipefail
 
@@ -19,6 +21,9 @@ fi
 if ! command -v cc >/dev/null 2>&1; then
 	pkgs+=(gcc libc6-dev)
 fi
+if ! command -v redis-server >/dev/null 2>&1; then
+	pkgs+=(redis-server)
+fi
 if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; then
 	pkgs+=(prometheus)
 fi
@@ -27,7 +32,7 @@ if ! command -v chromium >/dev/null 2>&1; then
 fi
 
 if [ ${#pkgs[@]} -eq 0 ]; then
-	echo "test/deps.sh: freeDiameter, its extensions, tshark, cc, prometheus and chromium already installed; nothing to do"
+	echo "test/deps.sh: freeDiameter, its extensions, tshark, cc, redis-server, prometheus and chromium already installed; nothing to do"
 	exit 0
 fi
 
@@ -53,7 +58,21 @@ if command -v debconf-set-selections >/dev/null 2>&1; then
 fi
 
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+# Packages must not start system services (redis-server's would listen on
+# 127.0.0.1:6379): unless a policy already says so, deny starts for the
+# install's duration and remove the policy afterwards.
+policy=/usr/sbin/policy-rc.d
+own_policy=
+if [ ! -e "$policy" ]; then
+	printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee "$policy" >/dev/null
+	"${sudo[@]}" chmod 755 "$policy"
+	own_policy=1
+fi
+cleanup() {
+	rm -f "$log"
+	if [ -n "$own_policy" ]; then "${sudo[@]}" rm -f "$policy"; fi
+}
+trap cleanup EXIT
 # Wait for another apt or dpkg (unattended upgrades, a second install) to
 # release its lock rather than failing at once.
 apt=("${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300)
@@ -81,12 +100,15 @@ if ! install; then
 fi
 if ! command -v freeDiameterd >/dev/null 2>&1 || [ ! -f "$FD_EXT_DIR/rt_default.fdx" ] ||
 	! command -v tshark >/dev/null 2>&1 || ! command -v cc >/dev/null 2>&1 ||
+	! command -v redis-server >/dev/null 2>&1 ||
 	! command -v promtool >/dev/null 2>&1 || ! command -v chromium >/dev/null 2>&1; then
 	echo "test/deps.sh: installed ${pkgs[*]} but something is still missing" >&2
 	exit 1
 fi
-# The prometheus package starts a system service (listening on every
-# interface) where systemd runs; the tests start their own, on loopback.
+# The prometheus package enables a system service (listening on every
+# interface) where systemd runs: the policy above kept it from starting,
+# and disabling it keeps it from starting at boot; the tests start their
+# own, on loopback.
 if [[ " ${pkgs[*]} " == *" prometheus "* ]] && command -v systemctl >/dev/null 2>&1 &&
 	systemctl is-enabled prometheus >/dev/null 2>&1; then
 	"${sudo[@]}" systemctl disable --now prometheus >/dev/null 2>&1 || true

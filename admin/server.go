@@ -38,6 +38,9 @@ type Backend interface {
 	Disconnect(identity string) error
 	// Reloads counts the reloads applied and refused (any path).
 	Reloads() ReloadsView
+	// Refusals counts what the agent refused: requests shed with 3004 and
+	// connections closed before their peer opened, by reason.
+	Refusals() RefusalsView
 	// RunningConfig is the configuration in force, without secrets, as a
 	// value encoding/json can encode (GET /v1/config, for dra check).
 	RunningConfig() any
@@ -359,6 +362,8 @@ func (s *Server) stats(w http.ResponseWriter, r *http.Request) {
 	v := newStatsView(s.b.Stats())
 	rl := s.b.Reloads()
 	v.Reloads = &rl
+	rf := s.b.Refusals()
+	v.Refusals = &rf
 	writeJSON(w, http.StatusOK, v)
 }
 

@@ -141,6 +141,7 @@ func (a *Agent) Ready() (bool, string) {
 func (a *Agent) routerOptions(cfg *configs.Config) (o routing.Options, commit func()) {
 	o = RouterOptions(cfg, a.log)
 	o.Local = a.apps.handlers
+	o.LocalPools = a.apps.pools
 	return o, a.pol.apply(&o, cfg)
 }
 

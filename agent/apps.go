@@ -25,14 +25,16 @@ type localApps struct {
 	AAA *aaa.Server
 
 	handlers map[uint32]routing.Handler
+	pools    map[uint32]routing.LocalPool // each application's workers
 	adverts  []peers.App
 	closers  []io.Closer
 }
 
 func startApps(cfg *configs.Config, rt *routing.Router, log *slog.Logger) (*localApps, error) {
-	la := &localApps{handlers: map[uint32]routing.Handler{}}
-	add := func(id uint32, h routing.Handler, ads []peers.App, c io.Closer) {
+	la := &localApps{handlers: map[uint32]routing.Handler{}, pools: map[uint32]routing.LocalPool{}}
+	add := func(id uint32, h routing.Handler, ads []peers.App, c io.Closer, w configs.LocalWorkers) {
 		la.handlers[id] = h
+		la.pools[id] = localPool(w)
 		la.adverts = append(la.adverts, ads...)
 		la.closers = append(la.closers, c)
 	}
@@ -42,14 +44,14 @@ func startApps(cfg *configs.Config, rt *routing.Router, log *slog.Logger) (*loca
 		if la.CDF, err = cdf.New(c.Config, id, rt, log); err != nil {
 			return nil, la.fail(fmt.Errorf("agent: cdf: %w", err))
 		}
-		add(cdf.AppID, la.CDF, la.CDF.Apps(), la.CDF)
+		add(cdf.AppID, la.CDF, la.CDF.Apps(), la.CDF, c.LocalWorkers)
 	}
 	if c := cfg.Apps.OCS; c.Enabled {
 		var store io.Closer
 		if la.OCS, store, err = newOCS(cfg, id, rt, log); err != nil {
 			return nil, la.fail(fmt.Errorf("agent: ocs: %w", err))
 		}
-		add(ocs.AppID, la.OCS, la.OCS.Apps(), la.OCS)
+		add(ocs.AppID, la.OCS, la.OCS.Apps(), la.OCS, c.LocalWorkers)
 		if store != nil {
 			la.closers = append(la.closers, store)
 		}
@@ -58,7 +60,7 @@ func startApps(cfg *configs.Config, rt *routing.Router, log *slog.Logger) (*loca
 		if la.AAA, err = aaa.New(c.Config, id, rt, log); err != nil {
 			return nil, la.fail(fmt.Errorf("agent: aaa: %w", err))
 		}
-		add(aaa.AppID, la.AAA, la.AAA.Apps(), la.AAA)
+		add(aaa.AppID, la.AAA, la.AAA.Apps(), la.AAA, c.LocalWorkers)
 	}
 	return la, nil
 }
@@ -85,6 +87,12 @@ func newOCS(cfg *configs.Config, id apps.Identity, rt *routing.Router, log *slog
 		return nil, nil, errors.Join(err, r.Close())
 	}
 	return srv, r, nil
+}
+
+// localPool is an application's configured workers (0: the router's
+// defaults, routing.DefaultLocalWorkers and DefaultLocalQueue).
+func localPool(w configs.LocalWorkers) routing.LocalPool {
+	return routing.LocalPool{Workers: w.Workers, Queue: w.Queue}
 }
 
 func (la *localApps) fail(err error) error { return errors.Join(err, la.close()) }

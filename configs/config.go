@@ -20,22 +20,47 @@ type Apps struct {
 
 // CDF is the embedded charging data function (Rf accounting, application 3).
 type CDF struct {
-	Enabled    bool `mapstructure:"enabled"`
-	cdf.Config `mapstructure:",squash"`
+	Enabled      bool `mapstructure:"enabled"`
+	cdf.Config   `mapstructure:",squash"`
+	LocalWorkers `mapstructure:",squash"`
 }
 
 // OCS is the embedded online charging system (Gy/Ro credit control,
 // application 4).
 type OCS struct {
-	Enabled    bool `mapstructure:"enabled"`
-	ocs.Config `mapstructure:",squash"`
+	Enabled      bool `mapstructure:"enabled"`
+	ocs.Config   `mapstructure:",squash"`
+	LocalWorkers `mapstructure:",squash"`
 }
 
 // AAA is the embedded NASREQ server (application 1).
 type AAA struct {
-	Enabled    bool `mapstructure:"enabled"`
-	aaa.Config `mapstructure:",squash"`
+	Enabled      bool `mapstructure:"enabled"`
+	aaa.Config   `mapstructure:",squash"`
+	LocalWorkers `mapstructure:",squash"`
 }
+
+// LocalWorkers sizes the workers of one local application. Each
+// application has its own, so that a slow one (the AAA checks a PBKDF2
+// password in ~100 ms) cannot hold up the others' requests.
+type LocalWorkers struct {
+	// Workers is how many of the application's requests are served at
+	// once; 0 means the default, 64.
+	Workers int `mapstructure:"workers"`
+	// Queue is how many more may wait for a worker (a session always
+	// waits for the same one, so its requests keep their order); beyond
+	// that, requests are answered 3004 DIAMETER_TOO_BUSY at once. 0 means
+	// the default, 4096. With pbkdf2-sha256 users (a PAP check costs ~100
+	// ms of CPU) a smaller AAA queue refuses a burst rather than answering
+	// it past Tx.
+	Queue int `mapstructure:"queue"`
+}
+
+// Bounds of LocalWorkers.
+const (
+	MaxLocalWorkers = 1024
+	MaxLocalQueue   = 1 << 20
+)
 
 // Config is the whole agent configuration.
 type Config struct {

@@ -75,6 +75,9 @@ func TestInvalidConfigsNameTheField(t *testing.T) {
 		{"message size", "limits:\n  max_message_size: 100\n", "limits.max_message_size"},
 		{"log level", "log:\n  level: loud\n", "log.level"},
 		{"reconnect max below reconnect", "timers:\n  reconnect: 1m\n  reconnect_max: 10s\n", "timers.reconnect_max"},
+		{"negative workers", "apps:\n  aaa:\n    workers: -1\n", "apps.aaa.workers"},
+		{"too many workers", "apps:\n  cdf:\n    workers: 5000\n", "apps.cdf.workers"},
+		{"negative queue", "apps:\n  ocs:\n    queue: -5\n", "apps.ocs.queue"},
 		{"not yaml", "identity: [\n", "yaml"},
 	}
 	for _, tt := range tests {

@@ -225,9 +225,9 @@ func appDigests(c *Config) map[string]string {
 		on  bool
 		cfg any
 	}{
-		"cdf": {c.Apps.CDF.Enabled, c.Apps.CDF.Config},
-		"ocs": {c.Apps.OCS.Enabled, c.Apps.OCS.Config},
-		"aaa": {c.Apps.AAA.Enabled, c.Apps.AAA.Config},
+		"cdf": {c.Apps.CDF.Enabled, c.Apps.CDF},
+		"ocs": {c.Apps.OCS.Enabled, c.Apps.OCS},
+		"aaa": {c.Apps.AAA.Enabled, c.Apps.AAA},
 	} {
 		if !app.on {
 			out[name] = ""

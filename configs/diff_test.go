@@ -107,4 +107,9 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	if d := CompareRunning(r, &c2); !slices.Equal(d.NeedRestart, []string{"apps.cdf"}) {
 		t.Errorf("app change: %+v", d)
 	}
+	c3 := *c
+	c3.Apps.CDF.Workers = 3
+	if d := CompareRunning(r, &c3); !slices.Equal(d.NeedRestart, []string{"apps.cdf"}) {
+		t.Errorf("workers change: %+v", d)
+	}
 }

@@ -98,6 +98,18 @@ func (c *Config) validate(set setKeys) error {
 			}
 		}
 	}
+	for _, app := range []struct {
+		name string
+		w    LocalWorkers
+	}{{"cdf", c.Apps.CDF.LocalWorkers}, {"ocs", c.Apps.OCS.LocalWorkers}, {"aaa", c.Apps.AAA.LocalWorkers}} {
+		name, w := app.name, app.w
+		if w.Workers < 0 || w.Workers > MaxLocalWorkers {
+			v.add("apps."+name+".workers", "%d is not between 0 (the default) and %d", w.Workers, MaxLocalWorkers)
+		}
+		if w.Queue < 0 || w.Queue > MaxLocalQueue {
+			v.add("apps."+name+".queue", "%d is not between 0 (the default) and %d", w.Queue, MaxLocalQueue)
+		}
+	}
 	if err := c.Admin.Validate(); err != nil {
 		v.errs = append(v.errs, fmt.Errorf("%w: %w", ErrInvalid, err))
 	}

@@ -32,6 +32,11 @@ type Options struct {
 	// Local serves requests the agent terminates itself (route action
 	// local, or Destination-Host naming the agent), by application id.
 	Local map[uint32]Handler
+	// LocalPools sizes the workers of each local application (by
+	// application id; absent: the defaults). Each application has its
+	// own, so that a slow one cannot hold up another; they are created
+	// on first use and keep their size until the router is closed.
+	LocalPools map[uint32]LocalPool
 	// Middleware runs before the routing decision, outermost first
 	// (policy stages).
 	Middleware []Middleware
@@ -43,19 +48,19 @@ type Options struct {
 
 // Router is the peers.Handler that routes every application message.
 type Router struct {
-	peers     *peers.Manager
-	local     *peers.Local
-	log       *slog.Logger
-	gen       atomic.Pointer[generation]
-	wheel     *wheel
-	stats     Stats
-	traffic   Traffic
-	sampler   atomic.Pointer[sampler] // nil: tracing off
-	e2e       atomic.Uint32           // End-to-End ids of originated requests
-	redir     *redirectCache
-	localPool localPool
-	shed      shedding // shed.go
-	cancel    context.CancelFunc
+	peers      *peers.Manager
+	local      *peers.Local
+	log        *slog.Logger
+	gen        atomic.Pointer[generation]
+	wheel      *wheel
+	stats      Stats
+	traffic    Traffic
+	sampler    atomic.Pointer[sampler] // nil: tracing off
+	e2e        atomic.Uint32           // End-to-End ids of originated requests
+	redir      *redirectCache
+	localPools localPools
+	shed       shedding // shed.go
+	cancel     context.CancelFunc
 }
 
 // generation is one configuration's routing state; a request keeps the
@@ -64,6 +69,7 @@ type generation struct {
 	table *realm.Table
 	opts  Options
 	chain Handler
+	known *known // what the traffic counters count by name
 }
 
 var _ peers.Handler = (*Router)(nil)
@@ -91,6 +97,7 @@ func New(table *realm.Table, opts Options) *Router {
 func (rt *Router) Attach(m *peers.Manager) {
 	rt.peers = m
 	rt.local = m.Local()
+	rt.traffic.attach(m)
 }
 
 // Update publishes a new routing table and options. Requests already
@@ -102,8 +109,8 @@ func (rt *Router) Update(table *realm.Table, opts Options) {
 	if opts.Logger == nil {
 		opts.Logger = rt.log
 	}
-	g := &generation{table: table, opts: opts}
-	g.chain = Chain(HandlerFunc(rt.decide), append([]Middleware{rt.recoverer, rt.validate}, opts.Middleware...)...)
+	g := &generation{table: table, opts: opts, known: newKnown(table, opts.Local)}
+	g.chain = Chain(HandlerFunc(rt.decide), append([]Middleware{rt.recoverer, rt.validate, rt.counted}, opts.Middleware...)...)
 	rt.gen.Store(g)
 }
 
@@ -153,7 +160,6 @@ func (rt *Router) serveRequest(p *peers.Peer, c *peers.Conn, m wire.Msg) {
 	r.Received = time.Now()
 	r.origHBH = m.HopByHop()
 	r.gen = rt.gen.Load()
-	rt.traffic.request(m.AppID(), m.Code(), p)
 	ans, err := rt.serve(r)
 	if err != nil && ans == nil {
 		// r.Msg, not m: a stage may have moved the message to another
@@ -185,7 +191,6 @@ func (rt *Router) Originate(m wire.Msg, done func(wire.Msg)) {
 	r.Received = time.Now()
 	r.origHBH = m.HopByHop()
 	r.gen = rt.gen.Load()
-	rt.traffic.request(m.AppID(), m.Code(), nil)
 	ans, err := rt.serve(r)
 	if err != nil && ans == nil {
 		ans = rt.errorAnswer(r, wire.ResultUnableToComply, "internal error")
@@ -228,7 +233,7 @@ func (rt *Router) answered(r *Request, code uint32, relayed bool) {
 			from = r.tried[r.ntried-1]
 		}
 	}
-	rt.traffic.answer(r.Msg.AppID(), r.Msg.Code(), code, from, total, added, relayed)
+	rt.traffic.answer(r.gen.known, r.Msg.AppID(), r.Msg.Code(), code, from, total, added, relayed)
 	if r.tr != nil {
 		r.endTrace(code, relayed, now)
 	}

@@ -68,18 +68,18 @@ const (
 // registerInstruments creates the asynchronous instruments and the
 // callback that fills them from the sources.
 func registerInstruments(m metric.Meter, src *sources) (metric.Registration, error) {
-	var errs [16]error
+	var errs [17]error
 	var (
 		requests, answers, events, reloads             metric.Int64ObservableCounter
 		pending, queue, up, state, wd, local, inflight metric.Int64ObservableGauge
 		policyEvents, frameErrors                      metric.Int64ObservableCounter
 		doicReports                                    metric.Int64ObservableGauge
-		shed, overload                                 metric.Int64ObservableCounter
+		shed, overload, unopened                       metric.Int64ObservableCounter
 	)
 	requests, errs[0] = m.Int64ObservableCounter("dra.requests",
-		metric.WithDescription("Requests received (and originated by local applications, peer \"\"), by application, command and ingress peer."))
+		metric.WithDescription("Requests that passed validation (and requests originated by local applications, peer \"\"), by application, command and ingress peer; unknown applications and commands are \"other\", and so are unconfigured peers beyond the 64 counted by name."))
 	answers, errs[1] = m.Int64ObservableCounter("dra.answers",
-		metric.WithDescription("Answers sent back, by application, command, Result-Code, the peer that answered (\"\" for the agent) and source (relayed or agent)."))
+		metric.WithDescription("Answers sent back, by application, command, Result-Code (\"3xxx\" and so on for codes outside RFC 6733 and RFC 4006), the peer that answered (\"\" for the agent) and source (relayed or agent)."))
 	events, errs[2] = m.Int64ObservableCounter("dra.router.events",
 		metric.WithDescription("Routing events: forward attempts, failovers, retransmits, timeouts, busy, redirects, loops, malformed requests, panics, unknown and dropped answers."))
 	pending, errs[3] = m.Int64ObservableGauge("dra.peer.pending",
@@ -93,7 +93,7 @@ func registerInstruments(m metric.Meter, src *sources) (metric.Registration, err
 	wd, errs[7] = m.Int64ObservableGauge("dra.peer.watchdog",
 		metric.WithDescription("1 for the peer's current RFC 3539 watchdog state (label state)."))
 	local, errs[8] = m.Int64ObservableGauge("dra.local.queue",
-		metric.WithDescription("Requests waiting for a local application worker."))
+		metric.WithDescription("Requests waiting for a worker of the local application (each has its own workers)."))
 	reloads, errs[9] = m.Int64ObservableCounter("dra.reloads",
 		metric.WithDescription("Configuration reloads by outcome (success, failure)."))
 	inflight, errs[10] = m.Int64ObservableGauge("dra.pending",
@@ -108,6 +108,8 @@ func registerInstruments(m metric.Meter, src *sources) (metric.Registration, err
 		metric.WithDescription("Requests refused with 3004 DIAMETER_TOO_BUSY under overload, by reason: ingress_backlog (the requester reads its answers too slowly), egress_queue (every eligible next hop's write queue is full), peer_refused (policy: pending cap, DOIC), local_queue (local application queue full)."))
 	overload, errs[15] = m.Int64ObservableCounter("dra.peer.overload",
 		metric.WithDescription("Connection backpressure events: read_paused (reading a peer's requests paused while its answers fill the write queue), closed_not_reading (connection closed: the peer read nothing for the write timeout), answers_lost (answers queued on a connection when it closed)."))
+	unopened, errs[16] = m.Int64ObservableCounter("dra.peer.connections_unopened",
+		metric.WithDescription("Connections peers opened to the agent that closed before the peer was open, by reason: connection_limit (limits.max_connections), address_refused (peer ACL), tls_handshake (failed or timed out), cer_timeout (no CER within timers.capabilities), closed_before_cer, frame_error, not_cer (first message not a CER), cer_refused (CEA with an error)."))
 	for _, err := range errs {
 		if err != nil {
 			return nil, err
@@ -119,7 +121,7 @@ func registerInstruments(m metric.Meter, src *sources) (metric.Registration, err
 			snap := rt.Traffic().Snapshot()
 			for _, r := range snap.Requests {
 				o.ObserveInt64(requests, int64(r.Count), metric.WithAttributes(
-					keyApp.Int64(int64(r.App)), keyCommand.String(commandLabel(r.Command)), keyPeer.String(r.Peer)))
+					keyApp.String(routing.AppLabel(r.App)), keyCommand.String(commandLabel(r.Command)), keyPeer.String(r.Peer)))
 			}
 			for _, a := range snap.Answers {
 				source := "relayed"
@@ -127,8 +129,8 @@ func registerInstruments(m metric.Meter, src *sources) (metric.Registration, err
 					source = "agent"
 				}
 				o.ObserveInt64(answers, int64(a.Count), metric.WithAttributes(
-					keyApp.Int64(int64(a.App)), keyCommand.String(commandLabel(a.Command)),
-					keyResult.Int64(int64(a.ResultCode)), keyPeer.String(a.Peer), keySource.String(source)))
+					keyApp.String(routing.AppLabel(a.App)), keyCommand.String(commandLabel(a.Command)),
+					keyResult.String(routing.ResultLabel(a.ResultCode)), keyPeer.String(a.Peer), keySource.String(source)))
 			}
 			st := rt.Stats()
 			for _, e := range []struct {
@@ -144,7 +146,9 @@ func registerInstruments(m metric.Meter, src *sources) (metric.Registration, err
 			} {
 				o.ObserveInt64(events, int64(e.v), metric.WithAttributes(keyEvent.String(e.name)))
 			}
-			o.ObserveInt64(local, int64(rt.LocalQueued()))
+			for _, q := range rt.LocalQueues() {
+				o.ObserveInt64(local, int64(q.Queued), metric.WithAttributes(keyApp.String(routing.AppLabel(q.App))))
+			}
 			for _, r := range routing.ShedReasons() {
 				o.ObserveInt64(shed, int64(rt.Shed(r)), metric.WithAttributes(keyReason.String(r.String())))
 			}
@@ -171,6 +175,9 @@ func registerInstruments(m metric.Meter, src *sources) (metric.Registration, err
 			o.ObserveInt64(overload, int64(ov.ReadPauses), metric.WithAttributes(keyEvent.String("read_paused")))
 			o.ObserveInt64(overload, int64(ov.StalledCloses), metric.WithAttributes(keyEvent.String("closed_not_reading")))
 			o.ObserveInt64(overload, int64(ov.AnswersLost), metric.WithAttributes(keyEvent.String("answers_lost")))
+			for reason, n := range m.Unopened() {
+				o.ObserveInt64(unopened, int64(n), metric.WithAttributes(keyReason.String(reason)))
+			}
 		}
 		if s.Policy != nil {
 			events, reports := s.Policy()
@@ -185,12 +192,16 @@ func registerInstruments(m metric.Meter, src *sources) (metric.Registration, err
 			o.ObserveInt64(reloads, int64(failed), metric.WithAttributes(keyOutcome.String("failure")))
 		}
 		return nil
-	}, requests, answers, events, pending, queue, up, state, wd, local, reloads, inflight, policyEvents, frameErrors, doicReports, shed, overload)
+	}, requests, answers, events, pending, queue, up, state, wd, local, reloads, inflight, policyEvents, frameErrors, doicReports, shed, overload, unopened)
 }
 
 // commandLabel names a command as its request abbreviation without the
-// final R ("CC" for Credit-Control), or its decimal code.
+// final R ("CC" for Credit-Control), or its decimal code; "other" for the
+// commands the router counts together (routing.Other).
 func commandLabel(code uint32) string {
+	if code == routing.Other {
+		return "other"
+	}
 	if n, ok := commandNames[code]; ok {
 		return n
 	}
@@ -232,7 +243,7 @@ func (p producer) Produce(context.Context) ([]metricdata.ScopeMetrics, error) {
 		if l.Relayed {
 			source = "relayed"
 		}
-		attrs := attribute.NewSet(keyApp.Int64(int64(l.App)), keyCommand.String(commandLabel(l.Command)), keySource.String(source))
+		attrs := attribute.NewSet(keyApp.String(routing.AppLabel(l.App)), keyCommand.String(commandLabel(l.Command)), keySource.String(source))
 		total.DataPoints = append(total.DataPoints, point(attrs, l.Total, p.src.start, now))
 		added.DataPoints = append(added.DataPoints, point(attrs, l.Added, p.src.start, now))
 	}

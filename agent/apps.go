@@ -41,10 +41,14 @@ func startApps(cfg *configs.Config, rt *routing.Router, log *slog.Logger) (*loca
 	id := apps.Identity{OriginHost: cfg.Identity.OriginHost, OriginRealm: cfg.Identity.OriginRealm}
 	var err error
 	if c := cfg.Apps.CDF; c.Enabled {
-		if la.CDF, err = cdf.New(c.Config, id, rt, log); err != nil {
+		var store io.Closer
+		if la.CDF, store, err = newCDF(cfg, id, rt, log); err != nil {
 			return nil, la.fail(fmt.Errorf("agent: cdf: %w", err))
 		}
 		add(cdf.AppID, la.CDF, la.CDF.Apps(), la.CDF, c.LocalWorkers)
+		if store != nil {
+			la.closers = append(la.closers, store)
+		}
 	}
 	if c := cfg.Apps.OCS; c.Enabled {
 		var store io.Closer
@@ -83,6 +87,31 @@ func newOCS(cfg *configs.Config, id apps.Identity, rt *routing.Router, log *slog
 		return nil, nil, errors.Join(fmt.Errorf("state: backend %q opened a %s store", cfg.State.Backend, st.Backend()), st.Close())
 	}
 	srv, err := ocs.NewShared(cfg.Apps.OCS.Config, id, rt, r, log)
+	if err != nil {
+		return nil, nil, errors.Join(err, r.Close())
+	}
+	return srv, r, nil
+}
+
+// newCDF builds the CDF on the configured state backend: with redis (and
+// stateful), its sessions and record dedupe on a store opened for it,
+// returned to be closed after the CDF.
+func newCDF(cfg *configs.Config, id apps.Identity, rt *routing.Router, log *slog.Logger) (*cdf.Server, io.Closer, error) {
+	if cfg.State.Backend != state.BackendRedis || !cfg.Apps.CDF.Stateful {
+		srv, err := cdf.New(cfg.Apps.CDF.Config, id, rt, log)
+		return srv, nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	st, err := state.Open(ctx, cfg.State, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	r, ok := st.(*state.Redis)
+	if !ok {
+		return nil, nil, errors.Join(fmt.Errorf("state: backend %q opened a %s store", cfg.State.Backend, st.Backend()), st.Close())
+	}
+	srv, err := cdf.NewShared(cfg.Apps.CDF.Config, id, rt, r, log)
 	if err != nil {
 		return nil, nil, errors.Join(err, r.Close())
 	}

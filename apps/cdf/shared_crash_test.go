@@ -132,3 +132,34 @@ func TestSharedRedisDown(t *testing.T) {
 		}
 	}
 }
+
+// TestSharedJournalUnavailable: a record whose CDR could not be written
+// (4002) releases its claim and its state change: the session it would
+// have opened is unknown to the other server, and the record, resent
+// there, is written there once.
+func TestSharedJournalUnavailable(t *testing.T) {
+	r := redistest.Start(t, redistest.Options{})
+	a, b := sharedPair(t, testConfig(t), r)
+	const sid = "pgw;nojournal;1"
+	if err := a.srv.journal.close(); err != nil {
+		t.Fatal(err)
+	}
+	if code, msg := a.call(t, newACR(sid, StartRecord, 0)); code != 4002 {
+		t.Fatalf("START with A's journal closed: %d %q, want 4002", code, msg)
+	}
+	if code, _ := b.call(t, newACR(sid, InterimRecord, 1)); code != 5002 {
+		t.Errorf("INTERIM on B after the START failed on A: %d, want 5002", code)
+	}
+	if code, msg := b.call(t, resend(newACR(sid, StartRecord, 0))); code != 2001 {
+		t.Errorf("START resent to B: %d %q", code, msg)
+	}
+	if code, msg := b.call(t, newACR(sid, InterimRecord, 1)); code != 2001 {
+		t.Errorf("INTERIM on B: %d %q", code, msg)
+	}
+	a.stop()
+	b.stop()
+	count := countCDRs(t, a.dir, b.dir)
+	if count[recordKey{sid, 0}] != 1 || count[recordKey{sid, 1}] != 1 || len(readAll(t, a.dir)) != 0 {
+		t.Errorf("CDRs %v, want START and INTERIM once each, none on A", count)
+	}
+}

@@ -35,8 +35,14 @@ type sharedNode struct {
 // dir, and stops it at the test's end (or at stop).
 func startShared(t *testing.T, cfg Config, addr, host, dir string) *sharedNode {
 	t.Helper()
+	return startSharedOn(t, cfg, []string{addr}, host, dir)
+}
+
+// startSharedOn is startShared on the Redis at addrs (several: Cluster).
+func startSharedOn(t *testing.T, cfg Config, addrs []string, host, dir string) *sharedNode {
+	t.Helper()
 	log := slog.New(slog.NewTextHandler(testLog{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	st, err := state.NewRedis(state.RedisConfig{Addrs: []string{addr}, KeyPrefix: "t:", Timeout: sharedTimeout}, log)
+	st, err := state.NewRedis(state.RedisConfig{Addrs: addrs, KeyPrefix: "t:", Timeout: sharedTimeout}, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,10 +127,27 @@ func sharedPair(t *testing.T, cfg Config, r *redistest.Server) (a, b *sharedNode
 // one Redis. A session's records arrive at either; each record and its
 // retransmission (T flag) to the other server are answered 2001 and make
 // exactly one CDR across both journals; the state machine is one per
-// session (INTERIM after a STOP on the other server is 5002).
+// session (INTERIM after a STOP on the other server is 5002). On one
+// redis-server and on a three-node Redis Cluster.
 func TestSharedSessionAcrossServers(t *testing.T) {
-	r := redistest.Start(t, redistest.Options{})
-	a, b := sharedPair(t, testConfig(t), r)
+	for _, backend := range []struct {
+		name  string
+		addrs func(t *testing.T) []string
+	}{
+		{"redis", func(t *testing.T) []string { return []string{redistest.Start(t, redistest.Options{}).Addr} }},
+		{"redis-cluster", func(t *testing.T) []string { return redistest.StartCluster(t, 3, redistest.Options{}).Addrs() }},
+	} {
+		t.Run(backend.name, func(t *testing.T) {
+			addrs := backend.addrs(t)
+			cfg := testConfig(t)
+			testSessionAcross(t,
+				startSharedOn(t, cfg, addrs, "cdf-a.lab.test", t.TempDir()),
+				startSharedOn(t, cfg, addrs, "cdf-b.lab.test", t.TempDir()))
+		})
+	}
+}
+
+func testSessionAcross(t *testing.T, a, b *sharedNode) {
 	const sid = "pgw;shared;1"
 	steps := []struct {
 		name     string

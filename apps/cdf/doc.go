@@ -77,6 +77,10 @@
 //     record_number; A logs an error when it finds its claim taken).
 //   - after the mark: nothing is left to do.
 //
+// A claim Redis made whose reply was lost (the ACR answered 5012, no CDR)
+// is the claimer's own: its retransmission to that agent is written there
+// at once, to another agent it is answered 3004 until ClaimTimeout.
+//
 // An agent that wrote a CDR but could not store the mark (Redis lost just
 // then) answers 2001, since the CDR is durable, and stores the mark once
 // Redis is back; meanwhile the record's retransmissions to other agents

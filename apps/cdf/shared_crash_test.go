@@ -163,3 +163,28 @@ func TestSharedJournalUnavailable(t *testing.T) {
 		t.Errorf("CDRs %v, want START and INTERIM once each, none on A", count)
 	}
 }
+
+// TestSharedClaimReplyLost: a claim Redis made but whose reply the agent
+// never got (answered 5012, nothing written) leaves the record claimed by
+// the live agent: its retransmission to that agent is written there at
+// once, and a copy then sent to the other server is a duplicate.
+func TestSharedClaimReplyLost(t *testing.T) {
+	r := redistest.Start(t, redistest.Options{})
+	a, b := sharedPair(t, testConfig(t), r)
+	const sid = "pgw;lost;1"
+	if code, _ := a.call(t, newACR(sid, StartRecord, 0)); code != 2001 {
+		t.Fatalf("START: %d", code)
+	}
+	setMarker(t, r, sid, 1, pending(a.srv.shared.owner))
+	if code, msg := a.call(t, resend(newACR(sid, InterimRecord, 1))); code != 2001 {
+		t.Errorf("INTERIM resent to the claimer: %d %q", code, msg)
+	}
+	if code, msg := b.call(t, resend(newACR(sid, InterimRecord, 1))); code != 2001 {
+		t.Errorf("INTERIM resent to B: %d %q", code, msg)
+	}
+	a.stop()
+	b.stop()
+	if n := countCDRs(t, a.dir, b.dir)[recordKey{sid, 1}]; n != 1 {
+		t.Errorf("%d CDRs of the INTERIM, want 1", n)
+	}
+}

@@ -1,0 +1,215 @@
+package aaa
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/dra-project/dra/internal/redistest"
+	"github.com/dra-project/dra/wire"
+)
+
+// sharedAgents starts n agents on the Redis at addr, one key prefix,
+// with a NAS connected to each.
+func sharedAgents(t *testing.T, cfg Config, n int, addr string) ([]*agent, []*nas) {
+	t.Helper()
+	agents := make([]*agent, n)
+	nases := make([]*nas, n)
+	for i := range agents {
+		agents[i] = sharedAgent(t, cfg, "t:", addr)
+		nases[i] = dialNAS(t, agents[i].addr(), "nas.client.test")
+	}
+	return agents, nases
+}
+
+// aarResult is one AAR's outcome.
+type aarResult struct {
+	sid  string
+	code uint32
+	msg  string
+	addr netip.Addr
+}
+
+// concurrentAARs sends count AARs at once, AAR i (Session-Id prefix+i) to
+// nases[i%len(nases)].
+func concurrentAARs(t *testing.T, nases []*nas, prefix string, count int) []aarResult {
+	t.Helper()
+	out := make([]aarResult, count)
+	var wg sync.WaitGroup
+	for i := range count {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n := nases[i%len(nases)]
+			sid := fmt.Sprintf("%s%d", prefix, i)
+			out[i].sid = sid
+			a, err := n.try(n.aar(sid, LabUser, 3, pap("demo")), 10e9)
+			if err != nil {
+				out[i].msg = err.Error()
+				return
+			}
+			out[i].code, out[i].msg, out[i].addr = resultOf(a), describe(a), framedAddr(a)
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+// granted checks that the 2001 answers among res carry distinct addresses
+// and returns them by Session-Id.
+func granted(t *testing.T, res []aarResult) map[string]netip.Addr {
+	t.Helper()
+	bySid := map[string]netip.Addr{}
+	byAddr := map[netip.Addr]string{}
+	for _, r := range res {
+		if r.code != 2001 {
+			continue
+		}
+		if other, dup := byAddr[r.addr]; dup || !r.addr.IsValid() {
+			t.Fatalf("address %v handed to %s and %s", r.addr, other, r.sid)
+		}
+		byAddr[r.addr], bySid[r.sid] = r.sid, r.addr
+	}
+	return bySid
+}
+
+// TestSharedPoolAcrossServers: three AAA servers on one Redis, one pool
+// of 30 addresses. 45 concurrent AARs spread across them: 30 are granted,
+// every address exactly once, the 15 others answered 5012 (pool
+// exhausted). A resent AAR on another server gets the same address, the
+// STR on a third ends the session, and the 30 released addresses are
+// granted again, each once.
+func TestSharedPoolAcrossServers(t *testing.T) {
+	r := redistest.Start(t, redistest.Options{})
+	cfg := testConfig(t)
+	cfg.Pool = "10.9.0.0/27" // 30 usable addresses
+	agents, nases := sharedAgents(t, cfg, 3, r.Addr)
+
+	res := concurrentAARs(t, nases, "m;", 45)
+	got := granted(t, res)
+	if len(got) != 30 {
+		t.Fatalf("%d AARs granted, want 30", len(got))
+	}
+	for _, r := range res {
+		if r.code != 2001 && (r.code != wire.ResultUnableToComply || !strings.Contains(r.msg, "exhausted")) {
+			t.Fatalf("%s: %s", r.sid, r.msg)
+		}
+	}
+	if n := len(agents[2].srv.Sessions()); n != 30 {
+		t.Fatalf("%d sessions seen from server 2", n)
+	}
+	i := 0
+	for sid, addr := range got {
+		n := nases[(i+1)%3]
+		a := n.call(t, retransmit(n.aar(sid, LabUser, 3, pap("demo"))))
+		if resultOf(a) != 2001 || framedAddr(a) != addr {
+			t.Fatalf("%s resent to another server: %s, %v (was %v)", sid, describe(a), framedAddr(a), addr)
+		}
+		n = nases[(i+2)%3]
+		if a := n.call(t, n.str(sid)); resultOf(a) != 2001 {
+			t.Fatalf("STR of %s on a third server: %s", sid, describe(a))
+		}
+		i++
+	}
+	if n := len(agents[0].srv.Sessions()); n != 0 {
+		t.Fatalf("%d sessions left", n)
+	}
+	again := granted(t, concurrentAARs(t, nases, "m2;", 30))
+	if len(again) != 30 {
+		t.Fatalf("%d AARs granted after the STRs, want 30", len(again))
+	}
+}
+
+// TestSharedRedisKilledUnderLoad: Redis (AOF, fsync always) is killed
+// while two servers take AARs. While it is down, AARs and STRs are
+// answered 5012 with Error-Message and no address. After the restart
+// every session answered 2001 still holds its address; every AAR resent
+// gets one address, never one another session holds; once all are ended,
+// the whole pool is granted again (no address leaked).
+func TestSharedRedisKilledUnderLoad(t *testing.T) {
+	r := redistest.Start(t, redistest.Options{AOF: true})
+	cfg := testConfig(t)
+	cfg.Pool = "10.9.0.0/26" // 62 usable addresses
+	agents, nases := sharedAgents(t, cfg, 2, r.Addr)
+
+	res := concurrentAARs(t, nases, "k;", 10) // before the kill: all granted
+	if len(granted(t, res)) != 10 {
+		t.Fatalf("AARs before the kill: %v", res)
+	}
+	var wg sync.WaitGroup
+	var load []aarResult
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		load = concurrentAARs(t, nases, "k;load", 30)
+	}()
+	r.Kill()
+	wg.Wait()
+	res = append(res, load...)
+	before := granted(t, res)
+
+	for i, n := range nases {
+		for _, m := range []struct {
+			name string
+			ans  func() (uint32, string, netip.Addr)
+		}{
+			{"AAR", func() (uint32, string, netip.Addr) {
+				a := n.call(t, n.aar(fmt.Sprintf("k;down%d", i), LabUser, 3, pap("demo")))
+				return resultOf(a), str(find(a.AVP, 281)), framedAddr(a)
+			}},
+			{"STR", func() (uint32, string, netip.Addr) {
+				a := n.call(t, n.str("k;0"))
+				return resultOf(a), str(find(a.AVP, 281)), framedAddr(a)
+			}},
+		} {
+			code, msg, addr := m.ans()
+			if code != wire.ResultUnableToComply || msg == "" || addr.IsValid() {
+				t.Fatalf("%s on server %d with Redis down: %d %q %v", m.name, i, code, msg, addr)
+			}
+		}
+	}
+
+	r.Restart()
+	for i, n := range nases {
+		waitFor(t, fmt.Sprintf("server %d reaching Redis", i), func() bool {
+			return resultOf(n.call(t, n.str("k;probe"))) == wire.ResultUnknownSessionID
+		})
+	}
+	for sid, addr := range before {
+		s, ok := agents[1].srv.Session(sid)
+		if !ok || s.Addr != addr.String() {
+			t.Fatalf("%s answered 2001 with %v, after the restart holds %+v (%v)", sid, addr, s, ok)
+		}
+	}
+	// Every AAR resent (those answered 5012 too, whose session may have
+	// been committed): one address each, the same for those granted.
+	var resend []aarResult
+	for i, r := range res {
+		n := nases[(i+1)%2]
+		a := n.call(t, retransmit(n.aar(r.sid, LabUser, 3, pap("demo"))))
+		if resultOf(a) != 2001 {
+			t.Fatalf("%s resent after the restart: %s", r.sid, describe(a))
+		}
+		if old, ok := before[r.sid]; ok && framedAddr(a) != old {
+			t.Fatalf("%s resent: %v, was granted %v", r.sid, framedAddr(a), old)
+		}
+		resend = append(resend, aarResult{sid: r.sid, code: 2001, addr: framedAddr(a)})
+	}
+	if len(granted(t, resend)) != 40 {
+		t.Fatal("resent AARs not granted")
+	}
+	for i, r := range res {
+		n := nases[i%2]
+		if a := n.call(t, n.str(r.sid)); resultOf(a) != 2001 {
+			t.Fatalf("STR %s: %s", r.sid, describe(a))
+		}
+	}
+	if n := len(agents[0].srv.Sessions()); n != 0 {
+		t.Fatalf("%d sessions left", n)
+	}
+	if all := granted(t, concurrentAARs(t, nases, "k2;", 62)); len(all) != 62 {
+		t.Fatalf("%d of the 62 addresses granted after the STRs", len(all))
+	}
+}

@@ -21,11 +21,14 @@ import (
 // Layout. Every key has the hash tag {pool}, so that one script may touch
 // a session and the pool together, on Cluster too (the pool is one slot):
 //
-//	aaa:{pool}:s:<sid>      a session (hash: user, nh, nr, addr, started,
-//	                        exp, pool, off; times in Unix ms, exp -1 none)
+//	aaa:{pool}:s:<sid>      a session (hash: user, nh, nr, addr, ipn (the
+//	                        address as a number), started, exp; times in
+//	                        Unix ms, exp -1 none)
 //	aaa:{pool}:a:<addr>     the Session-Id holding addr: the truth
-//	aaa:{pool}:used:<cidr>  bitmap of the offsets in cidr handed out: the
-//	                        hint a first-free search (BITPOS) starts from
+//	aaa:{pool}:used:<cidr>  bitmap of the offsets in cidr handed out or
+//	                        seen held: the hint a first-free search
+//	                        (BITPOS) starts from
+//	aaa:{pool}:pools        every bitmap ever used -> "first size"
 //	aaa:{pool}:exp          sorted set of every Session-Id by expiry
 //	                        (+inf: none)
 //	aaa:{pool}:e:<sid>      a session ended by STR: its User-Name, kept
@@ -35,11 +38,11 @@ import (
 // and its address is taken only when no session holds it (SETNX on the
 // address key), else the search goes on; the session is written in the
 // same script. An address is thus never held by two sessions, and a
-// changed pool (another cidr, another bitmap) still skips the addresses
-// sessions of the old one hold. A resent AAR finds the session and gets
-// its address. Releases (STR, ASA, expiry) are one script too
-// (removeScript): session, address key, bit and, for an STR, the ended
-// key.
+// changed pool (another cidr, another bitmap, on one agent or all) still
+// skips the addresses sessions of the old one hold. A resent AAR finds
+// the session and gets its address. Releases (STR, ASA, expiry) are one
+// script too (removeScript): session, address key, the address's bit in
+// every bitmap covering it, and, for an STR, the ended key.
 //
 // Expiry. Every agent's expiry loop sweeps the sessions due (sweepScript),
 // whoever opened them: no agent need outlive its sessions.
@@ -89,16 +92,24 @@ func (r *sharedStore) ctx() (context.Context, context.CancelFunc) {
 }
 
 // luaRelease removes the session whose HMGET is cur (KEYS and ARGV as
-// removeScript's), freeing its address.
+// removeScript's), freeing its address in every pool's bitmap that
+// covers it.
 const luaRelease = `
 local function release(sk, sid, cur)
   redis.call('DEL', sk)
   redis.call('ZREM', KEYS[3], sid)
   local ak = ARGV[1] .. ':a:' .. cur[4]
   if redis.call('GET', ak) == sid then redis.call('DEL', ak) end
-  if cur[7] and cur[8] then redis.call('SETBIT', cur[7], tonumber(cur[8]), 0) end
+  local n = tonumber(cur[7])
+  if not n then return end
+  local pools = redis.call('HGETALL', ARGV[1] .. ':pools')
+  for i = 1, #pools, 2 do
+    local sp = string.find(pools[i+1], ' ')
+    local f, size = tonumber(string.sub(pools[i+1], 1, sp - 1)), tonumber(string.sub(pools[i+1], sp + 1))
+    if n >= f and n < f + size then redis.call('SETBIT', pools[i], n - f, 0) end
+  end
 end
-local fields = {'user', 'nh', 'nr', 'addr', 'started', 'exp', 'pool', 'off'}
+local fields = {'user', 'nh', 'nr', 'addr', 'started', 'exp', 'ipn'}
 `
 
 // authorizeScript: KEYS session, ended, bitmap, expiry set; ARGV base,
@@ -137,6 +148,7 @@ if cur[1] then
   return {1, cur[2], started, e}
 end
 local first, size = tonumber(ARGV[7]), tonumber(ARGV[8])
+redis.call('HSET', ARGV[1] .. ':pools', KEYS[3], ARGV[7] .. ' ' .. ARGV[8])
 local from = 0
 while from < size do
   local off = redis.call('BITPOS', KEYS[3], 0, math.floor(from / 8))
@@ -147,7 +159,7 @@ while from < size do
   if redis.call('SETNX', ARGV[1] .. ':a:' .. a, ARGV[2]) == 1 then
     local e = expiry(now)
     redis.call('HSET', KEYS[1], 'user', ARGV[3], 'nh', ARGV[4], 'nr', ARGV[5], 'addr', a,
-      'started', ARGV[6], 'exp', string.format('%d', e), 'pool', KEYS[3], 'off', off)
+      'started', ARGV[6], 'exp', string.format('%d', e), 'ipn', string.format('%d', first + off))
     track(e)
     return {1, a, now, e}
   end

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/dra-project/dra/internal/redistest"
 	"github.com/dra-project/dra/wire"
@@ -211,5 +212,70 @@ func TestSharedRedisKilledUnderLoad(t *testing.T) {
 	}
 	if all := granted(t, concurrentAARs(t, nases, "k2;", 62)); len(all) != 62 {
 		t.Fatalf("%d of the 62 addresses granted after the STRs", len(all))
+	}
+}
+
+// TestSharedPoolChange: a server configured with a larger pool than
+// another's (a pool change rolled out to one agent) never grants an
+// address a session of the old pool holds, and grants it once that
+// session ends, whichever server ends it.
+func TestSharedPoolChange(t *testing.T) {
+	r := redistest.Start(t, redistest.Options{})
+	oldCfg, newCfg := testConfig(t), testConfig(t)
+	oldCfg.Pool, newCfg.Pool = "10.9.0.0/30", "10.9.0.0/29" // .1-.2, .1-.6
+	oldA, newA := sharedAgent(t, oldCfg, "t:", r.Addr), sharedAgent(t, newCfg, "t:", r.Addr)
+	oldN, newN := dialNAS(t, oldA.addr(), "nas.client.test"), dialNAS(t, newA.addr(), "nas.client.test")
+
+	old := granted(t, concurrentAARs(t, []*nas{oldN}, "old;", 2))
+	if len(old) != 2 {
+		t.Fatalf("old pool: %v", old)
+	}
+	res := concurrentAARs(t, []*nas{newN}, "new;", 6)
+	fresh := granted(t, res)
+	if len(fresh) != 4 {
+		t.Fatalf("new pool granted %v, want the 4 addresses the old one does not hold", res)
+	}
+	for sid, a := range fresh {
+		for _, o := range old {
+			if a == o {
+				t.Fatalf("%s got %v, held by an old session", sid, a)
+			}
+		}
+	}
+	for sid := range old {
+		if a := newN.call(t, newN.str(sid)); resultOf(a) != 2001 {
+			t.Fatalf("STR %s: %s", sid, describe(a))
+		}
+	}
+	again := granted(t, concurrentAARs(t, []*nas{newN}, "new2;", 2))
+	for sid, a := range again {
+		if a != old["old;0"] && a != old["old;1"] {
+			t.Fatalf("%s got %v, want one of the released %v", sid, a, old)
+		}
+	}
+	if len(again) != 2 {
+		t.Fatalf("released addresses not granted again: %v", again)
+	}
+}
+
+// TestSharedExpiryAfterServerGone: sessions opened on a server that then
+// stops are expired by another server's expiry loop, and their addresses
+// granted again.
+func TestSharedExpiryAfterServerGone(t *testing.T) {
+	r := redistest.Start(t, redistest.Options{})
+	cfg := testConfig(t)
+	cfg.Pool = "10.9.0.0/30"
+	cfg.SessionTimeout = time.Second
+	gone, stays := sharedAgent(t, cfg, "t:", r.Addr), sharedAgent(t, cfg, "t:", r.Addr)
+	n := dialNAS(t, gone.addr(), "nas.client.test")
+	if got := granted(t, concurrentAARs(t, []*nas{n}, "gone;", 2)); len(got) != 2 {
+		t.Fatalf("granted %v", got)
+	}
+	n.close()
+	gone.stop(t)
+	waitFor(t, "the sessions expired by the other server", func() bool { return len(stays.srv.Sessions()) == 0 })
+	n2 := dialNAS(t, stays.addr(), "nas2.client.test")
+	if got := granted(t, concurrentAARs(t, []*nas{n2}, "stays;", 2)); len(got) != 2 {
+		t.Fatalf("after expiry granted %v", got)
 	}
 }

@@ -333,17 +333,25 @@ func (r *sharedStore) get(id string) (*Session, error) {
 	if err := r.st.Err(ctx, "aaa get", err); err != nil {
 		return nil, err
 	}
+	return sessionOf(id, v)
+}
+
+// sessionOf is the session an HMGET of user, nh, nr, addr, started, exp
+// returned: nil when there is none (or one being removed).
+func sessionOf(id string, v []any) (*Session, error) {
 	var f [6]string
 	for i := range f {
 		s, ok := elem[string](v, i)
 		if !ok {
-			return nil, nil // no session (or one being removed)
+			return nil, nil
 		}
 		f[i] = s
 	}
 	return parseSession(id, f)
 }
 
+// all reads the sessions the expiry set names, their hashes in one
+// pipeline.
 func (r *sharedStore) all() ([]Session, error) {
 	ctx, cancel := r.ctx()
 	defer cancel()
@@ -351,9 +359,19 @@ func (r *sharedStore) all() ([]Session, error) {
 	if err := r.st.Err(ctx, "aaa sessions", err); err != nil {
 		return nil, err
 	}
+	cmds := make([]*redis.SliceCmd, len(ids))
+	_, err = r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, id := range ids {
+			cmds[i] = p.HMGet(ctx, r.sessKey(id), "user", "nh", "nr", "addr", "started", "exp")
+		}
+		return nil
+	})
+	if err := r.st.Err(ctx, "aaa sessions", err); err != nil {
+		return nil, err
+	}
 	out := make([]Session, 0, len(ids))
-	for _, id := range ids {
-		s, err := r.get(id)
+	for i, id := range ids {
+		s, err := sessionOf(id, cmds[i].Val())
 		if err != nil {
 			return out, err
 		}

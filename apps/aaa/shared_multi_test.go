@@ -279,3 +279,67 @@ func TestSharedExpiryAfterServerGone(t *testing.T) {
 		t.Fatalf("after expiry granted %v", got)
 	}
 }
+
+// TestSharedRedisPausedReplyLost: Redis stops answering (SIGSTOP) while
+// an AAR's script is on its way; the server answers 5012 with
+// Error-Message after the timeout and no address. Whether or not Redis
+// runs the script once resumed, the AAR resent to another server gets
+// one address, the same when resent again, and its STR frees it.
+func TestSharedRedisPausedReplyLost(t *testing.T) {
+	r := redistest.Start(t, redistest.Options{AOF: true})
+	cfg := testConfig(t)
+	cfg.Pool = "10.9.0.0/30"
+	_, nases := sharedAgents(t, cfg, 2, r.Addr)
+	r.Pause()
+	a := nases[0].call(t, nases[0].aar("p;1", LabUser, 3, pap("demo")))
+	r.Resume()
+	if resultOf(a) != wire.ResultUnableToComply || str(find(a.AVP, 281)) == "" || framedAddr(a).IsValid() {
+		t.Fatalf("AAR with Redis paused: %s, address %v", describe(a), framedAddr(a))
+	}
+	var first netip.Addr
+	for i := range 2 {
+		a := nases[1].call(t, retransmit(nases[1].aar("p;1", LabUser, 3, pap("demo"))))
+		if resultOf(a) != 2001 || (i > 0 && framedAddr(a) != first) {
+			t.Fatalf("resent AAR %d: %s, address %v (first %v)", i, describe(a), framedAddr(a), first)
+		}
+		first = framedAddr(a)
+	}
+	if a := nases[0].call(t, nases[0].str("p;1")); resultOf(a) != 2001 {
+		t.Fatalf("STR: %s", describe(a))
+	}
+	if got := granted(t, concurrentAARs(t, nases, "p2;", 2)); len(got) != 2 {
+		t.Fatalf("pool of two after the STR: %v", got)
+	}
+}
+
+// TestSharedReAuthAndAbortOnAnotherServer: a session opened through one
+// server is re-authorized (RAR) and aborted (ASR) by another, whose NAS
+// connection carries them; the abort releases the session for all, and
+// its resent STR through the first server gets the STA.
+func TestSharedReAuthAndAbortOnAnotherServer(t *testing.T) {
+	r := redistest.Start(t, redistest.Options{})
+	agents, nases := sharedAgents(t, testConfig(t), 2, r.Addr)
+	a := nases[0].call(t, nases[0].aar("x;1", LabUser, 3, pap("demo")))
+	if resultOf(a) != 2001 {
+		t.Fatalf("AAR: %s", describe(a))
+	}
+	if err := agents[1].srv.ReAuth("x;1"); err != nil {
+		t.Fatalf("RAR from the other server: %v", err)
+	}
+	if req := <-nases[1].reqs; req.Header.CommandCode != cmdReAuth {
+		t.Fatalf("NAS got command %d, want RAR", req.Header.CommandCode)
+	}
+	re := nases[1].call(t, nases[1].aar("x;1", LabUser, 2))
+	if resultOf(re) != 2001 || framedAddr(re) != framedAddr(a) {
+		t.Fatalf("re-authorization through the other server: %s, %v (was %v)", describe(re), framedAddr(re), framedAddr(a))
+	}
+	if err := agents[1].srv.Abort("x;1"); err != nil {
+		t.Fatalf("ASR from the other server: %v", err)
+	}
+	if _, ok := agents[0].srv.Session("x;1"); ok {
+		t.Fatal("session still held after the ASA")
+	}
+	if a := nases[0].call(t, nases[0].str("x;1")); resultOf(a) != 2001 {
+		t.Fatalf("STR after the ASA, through the first server: %s", describe(a))
+	}
+}

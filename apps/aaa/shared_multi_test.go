@@ -80,8 +80,9 @@ func granted(t *testing.T, res []aarResult) map[string]netip.Addr {
 // of 30 addresses. 45 concurrent AARs spread across them: 30 are granted,
 // every address exactly once, the 15 others answered 5012 (pool
 // exhausted). A resent AAR on another server gets the same address, the
-// STR on a third ends the session, and the 30 released addresses are
-// granted again, each once.
+// STR on a third ends the session (its resent STR gets the STA and a late
+// AAR 5012 on every server), and the 30 released addresses are granted
+// again, each once.
 func TestSharedPoolAcrossServers(t *testing.T) {
 	r := redistest.Start(t, redistest.Options{})
 	cfg := testConfig(t)
@@ -116,6 +117,17 @@ func TestSharedPoolAcrossServers(t *testing.T) {
 	}
 	if n := len(agents[0].srv.Sessions()); n != 0 {
 		t.Fatalf("%d sessions left", n)
+	}
+	for sid := range got { // ended-session memory on every server
+		for i, n := range nases {
+			if a := n.call(t, retransmit(n.str(sid))); resultOf(a) != 2001 {
+				t.Fatalf("STR of %s resent to server %d: %s", sid, i, describe(a))
+			}
+			if a := n.call(t, retransmit(n.aar(sid, LabUser, 3, pap("demo")))); resultOf(a) != wire.ResultUnableToComply || framedAddr(a).IsValid() {
+				t.Fatalf("late AAR of %s on server %d: %s", sid, i, describe(a))
+			}
+		}
+		break
 	}
 	again := granted(t, concurrentAARs(t, nases, "m2;", 30))
 	if len(again) != 30 {

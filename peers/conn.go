@@ -32,8 +32,11 @@ var writeTimeout = 30 * time.Second
 var writerPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 64<<10) }}
 
 // Conn is one transport connection to a peer: one reader (the owner's
-// goroutine calling readLoop) and one writer goroutine that batches queued
-// messages into few system calls.
+// goroutine calling readLoop) and a writer goroutine that batches queued
+// messages into few system calls. The writer runs only while there is
+// something to write: it is started by the first message queued on an idle
+// connection and ends once the queue is empty, so that an idle peer costs
+// no writer goroutine.
 type Conn struct {
 	nc        net.Conn
 	rd        *wire.Reader
@@ -48,7 +51,6 @@ type Conn struct {
 	closing   bool // no more sends; close once the queue is written
 	closed    bool
 	closeErr  error
-	wake      chan struct{}
 	done      chan struct{}
 	closeOnce sync.Once
 
@@ -62,6 +64,11 @@ type Conn struct {
 	// without it: backlog counts the messages queued or being written,
 	// owed the answers among them (what this side owes the peer); the
 	// reader waits on room while paused.
+	// writing: a writer goroutine is running. It is cleared under mu
+	// when the writer finds the queue empty, so that a message queued
+	// after that finds it clear and starts a new writer.
+	writing atomic.Bool
+
 	backlog atomic.Int32
 	owed    atomic.Int32
 	paused  atomic.Bool
@@ -97,14 +104,12 @@ func newConn(nc net.Conn, initiator bool, maxMsg, maxQueue int, log *slog.Logger
 		log:       log.With("remote", nc.RemoteAddr().String()),
 		initiator: initiator,
 		maxQueue:  maxQueue,
-		wake:      make(chan struct{}, 1),
 		done:      make(chan struct{}),
 		room:      make(chan struct{}, 1),
 		limits:    newBacklogLimits(maxQueue),
 		ov:        ov,
 	}
 	c.hbh.Store(rand.Uint32())
-	go c.writeLoop()
 	return c
 }
 
@@ -211,10 +216,12 @@ func (c *Conn) flushWakes() {
 	c.wakes = c.wakes[:0]
 }
 
+// signal starts the writer unless it is running: a running writer writes
+// whatever was queued before it finds the queue empty. (A writer started
+// for a message another one already took finds nothing and ends.)
 func (c *Conn) signal() {
-	select {
-	case c.wake <- struct{}{}:
-	default:
+	if c.writing.CompareAndSwap(false, true) {
+		go c.writeLoop()
 	}
 }
 
@@ -294,10 +301,7 @@ func (c *Conn) CloseAfterFlush() {
 	c.mu.Lock()
 	c.closing = true
 	c.mu.Unlock()
-	select {
-	case c.wake <- struct{}{}:
-	default:
-	}
+	c.signal()
 }
 
 // Close closes the connection at once; queued messages are dropped
@@ -329,17 +333,20 @@ func (c *Conn) Err() error {
 	return c.closeErr
 }
 
+// writeLoop is the writer: it writes batches until the queue is empty,
+// then ends (signal starts it again). A writer that closes the connection
+// leaves writing set: none is needed again.
 func (c *Conn) writeLoop() {
 	for {
-		select {
-		case <-c.wake:
-		case <-c.done:
-			return
-		}
 		// Double buffering: Send appends to one slice while this goroutine
 		// writes the other. Each swap hands the written slice back as the
 		// spare, so the two never share an array.
 		c.mu.Lock()
+		if c.closed || (len(c.queue) == 0 && !c.closing) {
+			c.writing.Store(false)
+			c.mu.Unlock()
+			return
+		}
 		batch := c.queue
 		c.queue = c.spare[:0]
 		c.spare = nil
@@ -370,9 +377,7 @@ func (c *Conn) writeLoop() {
 			c.writeFailed(err)
 			c.Close(err)
 			return
-		case more:
-			c.signal()
-		case closing:
+		case closing && !more:
 			c.Close(errLocalClose)
 			return
 		}

@@ -529,7 +529,7 @@ func (m *Manager) runInitiator(p *Peer, c *Conn) {
 		return
 	}
 	c.nc.SetReadDeadline(time.Time{})
-	m.readLoop(p, c)
+	go m.readLoop(p, c) // on a fresh stack: see readLoop
 }
 
 // runResponder serves a connection a peer opened: TLS handshake, CER,
@@ -605,7 +605,7 @@ func (m *Manager) runResponder(nc net.Conn, lc Listener) {
 			return
 		}
 	}
-	m.readLoop(p, c)
+	go m.readLoop(p, c) // on a fresh stack: see readLoop
 }
 
 // admit checks a CER: well-formed, from an admitted peer, with a common
@@ -709,7 +709,10 @@ func (m *Manager) forget(p *Peer) {
 	m.mu.Unlock()
 }
 
-// readLoop reads an open connection until it ends.
+// readLoop reads an open connection until it ends. It runs on a goroutine
+// of its own, started once the capabilities exchange is done: the stack
+// that the exchange grew (CER parsing, admission, logging) is left behind,
+// and an idle peer's reader parks on a small one.
 func (m *Manager) readLoop(p *Peer, c *Conn) {
 	for {
 		msg, err := c.rd.Next()

@@ -32,10 +32,10 @@ type Reader struct {
 	maxLen int
 	hdr    [HeaderLen]byte
 	idle   [HeaderLen]byte // what an idle Reader of a non-socket reads into
-	hdrOK  bool  // hdr holds the header of the frame being read
-	pend   Msg   // frame being read, when a read error interrupted it
-	got    int   // bytes of pend already read
-	err    error // sticky error that ends the stream
+	hdrOK  bool            // hdr holds the header of the frame being read
+	pend   Msg             // frame being read, when a read error interrupted it
+	got    int             // bytes of pend already read
+	err    error           // sticky error that ends the stream
 }
 
 // rawReader reads a socket without a buffer until it is readable

@@ -40,7 +40,8 @@ var writerPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 64<
 type Conn struct {
 	nc        net.Conn
 	rd        *wire.Reader
-	log       *slog.Logger
+	mlog      *slog.Logger // the manager's logger: see logger
+	peerID    string       // Origin-Host of the admitted CER, for logs
 	initiator bool
 
 	mu        sync.Mutex
@@ -101,7 +102,7 @@ func newConn(nc net.Conn, initiator bool, maxMsg, maxQueue int, log *slog.Logger
 	c := &Conn{
 		nc:        nc,
 		rd:        wire.NewReaderSize(nc, maxMsg, readBufSize),
-		log:       log.With("remote", nc.RemoteAddr().String()),
+		mlog:      log,
 		initiator: initiator,
 		maxQueue:  maxQueue,
 		done:      make(chan struct{}),
@@ -111,6 +112,15 @@ func newConn(nc net.Conn, initiator bool, maxMsg, maxQueue int, log *slog.Logger
 	}
 	c.hbh.Store(rand.Uint32())
 	return c
+}
+
+// logger returns the logger for lines about the connection. It is built
+// when a line is written (rare: warnings) rather than kept per connection.
+func (c *Conn) logger() *slog.Logger {
+	if c.peerID != "" {
+		return c.mlog.With("remote", c.nc.RemoteAddr().String(), "peer", c.peerID)
+	}
+	return c.mlog.With("remote", c.nc.RemoteAddr().String())
 }
 
 // NextHopByHop returns a Hop-by-Hop Identifier unique on this connection

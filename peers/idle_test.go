@@ -2,8 +2,11 @@ package peers
 
 import (
 	"bytes"
+	"context"
 	"fmt"
+	"log/slog"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -58,5 +61,65 @@ func TestIdlePeerHasOneGoroutine(t *testing.T) {
 				t.Fatalf("round %d, peer %d: no DWA for the DWR: req %v code %d hbh %d", round, i, dwa.IsRequest(), dwa.Code(), dwa.HopByHop())
 			}
 		}
+	}
+}
+
+// TestPeerLogLines: at info, a peer that opens and leaves writes one line
+// when it opens and one when it is lost; its state transitions are debug
+// lines.
+func TestPeerLogLines(t *testing.T) {
+	for _, level := range []slog.Level{slog.LevelInfo, slog.LevelDebug} {
+		t.Run(level.String(), func(t *testing.T) {
+			var buf lockedBuf
+			o := fastOpts("agent.test")
+			o.Handler = newRecorder()
+			o.Logger = slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: level}))
+			m, err := New(o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := m.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer m.Shutdown(context.Background())
+			rc := dialRaw(t, m.Addrs()[0].String())
+			if cea := rc.exchange(t, Local{OriginHost: "c0.test", OriginRealm: "test", Relay: true}); resultCode(t, cea) != wire.ResultSuccess {
+				t.Fatal("CER refused")
+			}
+			rc.nc.Close()
+			var lines []string
+			waitFor(t, "the peer closed", 5*time.Second, func() bool {
+				lines = lines[:0]
+				for _, l := range strings.Split(string(buf.bytes()), "\n") {
+					if strings.Contains(l, "peer=c0.test") {
+						lines = append(lines, l)
+					}
+				}
+				all := strings.Join(lines, "\n")
+				return strings.Contains(all, `msg="peer closed"`) && (level == slog.LevelInfo || strings.Contains(all, "to=Closed"))
+			})
+			var info, transitions int
+			for _, l := range lines {
+				switch {
+				case strings.Contains(l, `msg="peer state"`):
+					transitions++
+					if !strings.Contains(l, "level=DEBUG") {
+						t.Errorf("transition not at debug: %s", l)
+					}
+				case strings.Contains(l, "level=INFO"):
+					info++
+					if !strings.Contains(l, `msg="peer open"`) && !strings.Contains(l, `msg="peer closed"`) {
+						t.Errorf("unexpected info line: %s", l)
+					}
+				}
+			}
+			wantTransitions := 0
+			if level == slog.LevelDebug {
+				wantTransitions = 2 // Closed -> R-Open -> Closed
+			}
+			if info != 2 || transitions != wantTransitions {
+				t.Errorf("%d info lines (want 2: open, closed) and %d transitions (want %d):\n%s", info, transitions, wantTransitions, strings.Join(lines, "\n"))
+			}
+		})
 	}
 }

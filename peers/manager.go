@@ -572,14 +572,14 @@ func (m *Manager) runResponder(nc net.Conn, lc Listener) {
 			} else {
 				m.unopened[unopenedClosed].Add(1)
 			}
-			m.cerLog.warn(c.log, "connection closed before capabilities exchange", "err", err)
+			m.cerLog.warn(c.logger(), "connection closed before capabilities exchange", "err", err)
 		}
 		m.connDone(c, err)
 		return
 	}
 	if !msg.IsRequest() || msg.AppID() != 0 || msg.Code() != wire.CmdCapabilitiesExchange {
 		m.unopened[unopenedNotCER].Add(1)
-		m.cerLog.warn(c.log, "connection closed: first message is not a CER", "code", msg.Code(), "app", msg.AppID())
+		m.cerLog.warn(c.logger(), "connection closed: first message is not a CER", "code", msg.Code(), "app", msg.AppID())
 		wire.PutBuf(msg)
 		m.connDone(c, errNotCER)
 		return
@@ -614,7 +614,7 @@ func (m *Manager) runResponder(nc net.Conn, lc Listener) {
 func (m *Manager) admit(c *Conn, cer wire.Msg, lc Listener) (*Peer, *Capabilities, AppSet, bool) {
 	refuse := func(code uint32, msg string, failed []byte, attrs ...any) (*Peer, *Capabilities, AppSet, bool) {
 		m.unopened[unopenedRefused].Add(1)
-		c.log.Warn("peer refused", append([]any{"result_code", resultName(code), "reason", msg}, attrs...)...)
+		c.logger().Warn("peer refused", append([]any{"result_code", resultName(code), "reason", msg}, attrs...)...)
 		c.Send(m.build.cea(cer, c.LocalAddr(), code, msg, failed))
 		wire.PutBuf(cer)
 		c.CloseAfterFlush()
@@ -668,7 +668,7 @@ func (m *Manager) admit(c *Conn, cer wire.Msg, lc Listener) (*Peer, *Capabilitie
 			return refuse(wire.ResultUnableToComply, "agent shutting down", nil)
 		}
 	}
-	c.log = c.log.With("peer", caps.OriginHost)
+	c.peerID = caps.OriginHost
 	return p, &caps, apps, true
 }
 
@@ -721,7 +721,7 @@ func (m *Manager) readLoop(p *Peer, c *Conn) {
 			if ce := c.Err(); ce != nil {
 				err = ce // closed on our side: say why, not what the read saw
 			} else if !m.answerFrameError(c, err) && !errors.Is(err, io.EOF) {
-				c.log.Warn("connection read failed", "err", err)
+				c.logger().Warn("connection read failed", "err", err)
 			}
 			c.Close(err)
 			p.closed(c, err)
@@ -754,7 +754,7 @@ func (m *Manager) answerFrameError(c *Conn, err error) bool {
 	}
 	m.frameErrors.Add(1)
 	hdr := c.rd.LastHeader()
-	c.log.Warn("unreadable frame, closing connection", "err", err)
+	c.logger().Warn("unreadable frame, closing connection", "err", err)
 	if hdr == nil || hdr[4]&wire.FlagRequest == 0 {
 		return true
 	}

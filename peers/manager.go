@@ -66,6 +66,10 @@ type Options struct {
 
 	Handler Handler
 	Logger  *slog.Logger
+
+	// release is when memory is returned after peers leave
+	// (memrelease.go); nil: the defaults.
+	release *releasePolicy
 }
 
 func (o *Options) setDefaults() {
@@ -142,7 +146,8 @@ type Manager struct {
 	unopened unopened
 	// frameErrors counts connections closed on an unreadable frame header.
 	frameErrors atomic.Uint64
-	ov          overload // conn_overload.go
+	ov          overload   // conn_overload.go
+	mem         memRelease // memrelease.go
 }
 
 // New validates opts and builds a Manager; Start brings it up.
@@ -167,6 +172,10 @@ func New(opts Options) (*Manager, error) {
 		cerLog:   logLimiter{every: 10 * time.Second},
 	}
 	m.ov.init()
+	m.mem.policy = opts.release
+	if m.mem.policy == nil {
+		m.mem.policy = defaultRelease()
+	}
 	m.live.Store(newTunables(&m.opts))
 	m.build = builder{l: &m.opts.Local}
 	// RFC 6733 §3: the high 12 bits of End-to-End ids come from the clock.
@@ -451,6 +460,7 @@ func (m *Manager) accept(l net.Listener, lc Listener) {
 			continue
 		}
 		m.nconns.Add(1) // newConn does not count it again
+		m.connAdded()
 		go m.runResponder(nc, lc)
 	}
 }
@@ -468,6 +478,7 @@ func (m *Manager) newConn(nc net.Conn, initiator bool) *Conn {
 	}
 	if initiator {
 		m.nconns.Add(1)
+		m.connAdded()
 	}
 	m.conns.Add(1)
 	t := m.tun()
@@ -481,6 +492,7 @@ func (m *Manager) newConn(nc net.Conn, initiator bool) *Conn {
 func (m *Manager) connDone(c *Conn, err error) {
 	c.Close(err)
 	m.nconns.Add(-1)
+	m.connRemoved()
 	m.conns.Done()
 }
 

@@ -91,6 +91,7 @@ func New(cfg Config, b Backend, log *slog.Logger) *Server {
 	s.Handle("GET /v1/config", http.HandlerFunc(s.config))
 	s.mux.Handle("POST /v1/reload", s.authorized(http.HandlerFunc(s.reload)))
 	s.mux.Handle("POST /v1/peers/{identity}/disconnect", s.authorized(http.HandlerFunc(s.disconnect)))
+	s.mountUI()
 	return s
 }
 
@@ -188,6 +189,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
+	stampTime(h)
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {

@@ -1,10 +1,12 @@
 package agent
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"time"
 
 	"github.com/dra-project/dra/apps"
 	"github.com/dra-project/dra/apps/aaa"
@@ -13,6 +15,7 @@ import (
 	"github.com/dra-project/dra/configs"
 	"github.com/dra-project/dra/peers"
 	"github.com/dra-project/dra/routing"
+	"github.com/dra-project/dra/state"
 )
 
 // localApps are the enabled local applications.
@@ -44,10 +47,14 @@ func startApps(cfg *configs.Config, rt *routing.Router, log *slog.Logger) (*loca
 		add(cdf.AppID, la.CDF, la.CDF.Apps(), la.CDF, c.LocalWorkers)
 	}
 	if c := cfg.Apps.OCS; c.Enabled {
-		if la.OCS, err = ocs.New(c.Config, id, rt, log); err != nil {
+		var store io.Closer
+		if la.OCS, store, err = newOCS(cfg, id, rt, log); err != nil {
 			return nil, la.fail(fmt.Errorf("agent: ocs: %w", err))
 		}
 		add(ocs.AppID, la.OCS, la.OCS.Apps(), la.OCS, c.LocalWorkers)
+		if store != nil {
+			la.closers = append(la.closers, store)
+		}
 	}
 	if c := cfg.Apps.AAA; c.Enabled {
 		if la.AAA, err = aaa.New(c.Config, id, rt, log); err != nil {
@@ -56,6 +63,30 @@ func startApps(cfg *configs.Config, rt *routing.Router, log *slog.Logger) (*loca
 		add(aaa.AppID, la.AAA, la.AAA.Apps(), la.AAA, c.LocalWorkers)
 	}
 	return la, nil
+}
+
+// newOCS builds the OCS on the configured state backend: with redis, on
+// a store opened for it, returned to be closed after the OCS.
+func newOCS(cfg *configs.Config, id apps.Identity, rt *routing.Router, log *slog.Logger) (*ocs.Server, io.Closer, error) {
+	if cfg.State.Backend != state.BackendRedis {
+		srv, err := ocs.New(cfg.Apps.OCS.Config, id, rt, log)
+		return srv, nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	st, err := state.Open(ctx, cfg.State, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	r, ok := st.(*state.Redis)
+	if !ok {
+		return nil, nil, errors.Join(fmt.Errorf("state: backend %q opened a %s store", cfg.State.Backend, st.Backend()), st.Close())
+	}
+	srv, err := ocs.NewShared(cfg.Apps.OCS.Config, id, rt, r, log)
+	if err != nil {
+		return nil, nil, errors.Join(err, r.Close())
+	}
+	return srv, r, nil
 }
 
 // localPool is an application's configured workers (0: the router's

@@ -69,6 +69,10 @@ type Conn struct {
 	// when the writer finds the queue empty, so that a message queued
 	// after that finds it clear and starts a new writer.
 	writing atomic.Bool
+	// writeLoopFn is c.writeLoop as a func value, made once: `go fn()`
+	// of a value without arguments starts the goroutine without
+	// allocating, where `go c.writeLoop()` allocates a closure per start.
+	writeLoopFn func()
 
 	backlog atomic.Int32
 	owed    atomic.Int32
@@ -110,6 +114,7 @@ func newConn(nc net.Conn, initiator bool, maxMsg, maxQueue int, log *slog.Logger
 		limits:    newBacklogLimits(maxQueue),
 		ov:        ov,
 	}
+	c.writeLoopFn = c.writeLoop
 	c.hbh.Store(rand.Uint32())
 	return c
 }
@@ -231,7 +236,7 @@ func (c *Conn) flushWakes() {
 // for a message another one already took finds nothing and ends.)
 func (c *Conn) signal() {
 	if c.writing.CompareAndSwap(false, true) {
-		go c.writeLoop()
+		go c.writeLoopFn()
 	}
 }
 

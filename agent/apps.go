@@ -61,10 +61,14 @@ func startApps(cfg *configs.Config, rt *routing.Router, log *slog.Logger) (*loca
 		}
 	}
 	if c := cfg.Apps.AAA; c.Enabled {
-		if la.AAA, err = aaa.New(c.Config, id, rt, log); err != nil {
+		var store io.Closer
+		if la.AAA, store, err = newAAA(cfg, id, rt, log); err != nil {
 			return nil, la.fail(fmt.Errorf("agent: aaa: %w", err))
 		}
 		add(aaa.AppID, la.AAA, la.AAA.Apps(), la.AAA, c.LocalWorkers)
+		if store != nil {
+			la.closers = append(la.closers, store)
+		}
 	}
 	return la, nil
 }
@@ -93,9 +97,8 @@ func newOCS(cfg *configs.Config, id apps.Identity, rt *routing.Router, log *slog
 	return srv, r, nil
 }
 
-// newCDF builds the CDF on the configured state backend: with redis (and
-// stateful), its sessions and record dedupe on a store opened for it,
-// returned to be closed after the CDF.
+// newCDF builds the CDF on the configured state backend: with redis (and stateful), its sessions and record dedupe
+// on a store opened for it, returned to be closed after the CDF.
 func newCDF(cfg *configs.Config, id apps.Identity, rt *routing.Router, log *slog.Logger) (*cdf.Server, io.Closer, error) {
 	if cfg.State.Backend != state.BackendRedis || !cfg.Apps.CDF.Stateful {
 		srv, err := cdf.New(cfg.Apps.CDF.Config, id, rt, log)
@@ -112,6 +115,30 @@ func newCDF(cfg *configs.Config, id apps.Identity, rt *routing.Router, log *slog
 		return nil, nil, errors.Join(fmt.Errorf("state: backend %q opened a %s store", cfg.State.Backend, st.Backend()), st.Close())
 	}
 	srv, err := cdf.NewShared(cfg.Apps.CDF.Config, id, rt, r, log)
+	if err != nil {
+		return nil, nil, errors.Join(err, r.Close())
+	}
+	return srv, r, nil
+}
+
+// newAAA builds the AAA on the configured state backend: with redis, its sessions and address pool
+// on a store opened for it, returned to be closed after the AAA.
+func newAAA(cfg *configs.Config, id apps.Identity, rt *routing.Router, log *slog.Logger) (*aaa.Server, io.Closer, error) {
+	if cfg.State.Backend != state.BackendRedis {
+		srv, err := aaa.New(cfg.Apps.AAA.Config, id, rt, log)
+		return srv, nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	st, err := state.Open(ctx, cfg.State, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	r, ok := st.(*state.Redis)
+	if !ok {
+		return nil, nil, errors.Join(fmt.Errorf("state: backend %q opened a %s store", cfg.State.Backend, st.Backend()), st.Close())
+	}
+	srv, err := aaa.NewShared(cfg.Apps.AAA.Config, id, rt, r, log)
 	if err != nil {
 		return nil, nil, errors.Join(err, r.Close())
 	}

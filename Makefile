@@ -10,8 +10,9 @@ build:
 	$(GO) build -o bin/dra ./cmd/dra
 
 # The whole suite: installs the test dependencies (freeDiameter, tshark,
-# redis-server) when missing, then vet, then every test with the race
-# detector. The state tests start their own redis-server on free ports.
+# redis-server, prometheus, chromium) when missing, then vet, then every
+# test with the race detector. The tests start their own redis-server,
+# prometheus and chromium on loopback; no system service is started.
 test: deps vet
 	$(GO) test -race -count=1 -timeout 15m $(PKGS)
 	$(GO) test -count=1 -run 'Allocs|DoesNotAllocate' ./wire ./loadgen ./realm ./routing

@@ -38,6 +38,9 @@ type Backend interface {
 	Disconnect(identity string) error
 	// Reloads counts the reloads applied and refused (any path).
 	Reloads() ReloadsView
+	// Refusals counts what the agent refused: requests shed with 3004 and
+	// connections closed before their peer opened, by reason.
+	Refusals() RefusalsView
 	// RunningConfig is the configuration in force, without secrets, as a
 	// value encoding/json can encode (GET /v1/config, for dra check).
 	RunningConfig() any
@@ -88,6 +91,7 @@ func New(cfg Config, b Backend, log *slog.Logger) *Server {
 	s.Handle("GET /v1/config", http.HandlerFunc(s.config))
 	s.mux.Handle("POST /v1/reload", s.authorized(http.HandlerFunc(s.reload)))
 	s.mux.Handle("POST /v1/peers/{identity}/disconnect", s.authorized(http.HandlerFunc(s.disconnect)))
+	s.mountUI()
 	return s
 }
 
@@ -185,6 +189,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
+	stampTime(h)
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {
@@ -357,6 +362,8 @@ func (s *Server) stats(w http.ResponseWriter, r *http.Request) {
 	v := newStatsView(s.b.Stats())
 	rl := s.b.Reloads()
 	v.Reloads = &rl
+	rf := s.b.Refusals()
+	v.Refusals = &rf
 	writeJSON(w, http.StatusOK, v)
 }
 

@@ -59,6 +59,10 @@ func (f *fakeBackend) Reloads() ReloadsView {
 	return ReloadsView{OK: uint64(f.reloads), Last: since, LastOK: true}
 }
 
+func (f *fakeBackend) Refusals() RefusalsView {
+	return RefusalsView{Shed: map[string]uint64{"egress_queue": 3}, Unopened: map[string]uint64{"cer_timeout": 2}}
+}
+
 func (f *fakeBackend) RunningConfig() any {
 	return map[string]any{"peers": []string{"hss1.example.net"}}
 }
@@ -181,7 +185,8 @@ func TestEndpoints(t *testing.T) {
 			`"application":"*"`, `"redirect":{"hosts":["aaa://new.example.net:3868"],"usage":2,"max_cache_time":3600}`,
 			`"retries":null`, `"origin_host":"pcrf.example.org"`, `"name":"route2"`}},
 		{"stats", "GET", "/v1/stats", bearer, 200, []string{`"requests":10`, `"forwarded":9`, `"timeouts":1`, `"local_results":{`, `"3002":0`, `"other":0`,
-			`"reloads":{"ok":0,"failed":0,"last":"2025-03-01T12:30:00Z","last_ok":true}`}},
+			`"reloads":{"ok":0,"failed":0,"last":"2025-03-01T12:30:00Z","last_ok":true}`,
+			`"refusals":{"shed":{"egress_queue":3},"connections_unopened":{"cer_timeout":2}}`}},
 		{"config", "GET", "/v1/config", bearer, 200, []string{`{"peers":["hss1.example.net"]}`}},
 		{"reload", "POST", "/v1/reload", bearer, 200, []string{`{"reloaded":true,"needs_restart":["listen"]}`}},
 		{"disconnect", "POST", "/v1/peers/hss1.example.net/disconnect", bearer, 202, []string{`"identity":"hss1.example.net"`, `"status":"disconnecting"`}},

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -141,6 +142,18 @@ func WriteStats(w io.Writer, st *StatsView) {
 		results = [][2]string{{"none", ""}}
 	}
 	section("AGENT'S OWN ANSWERS BY RESULT-CODE", results)
+	if rf := st.Refusals; rf != nil {
+		counts := func(m map[string]uint64) [][2]string {
+			keys := slices.Sorted(maps.Keys(m))
+			rows := make([][2]string, 0, len(keys))
+			for _, k := range keys {
+				rows = append(rows, [2]string{k, n(m[k])})
+			}
+			return rows
+		}
+		section("SHED WITH 3004 (OVERLOAD)", counts(rf.Shed))
+		section("CONNECTIONS CLOSED BEFORE OPEN", counts(rf.Unopened))
+	}
 	if rl := st.Reloads; rl != nil {
 		last, outcome := "never", ""
 		if !rl.Last.IsZero() {

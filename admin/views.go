@@ -86,6 +86,19 @@ type StatsView struct {
 	LocalResults map[string]uint64 `json:"local_results"`
 	// Reloads counts the configuration reloads.
 	Reloads *ReloadsView `json:"reloads,omitempty"`
+	// Refusals counts requests shed and connections refused.
+	Refusals *RefusalsView `json:"refusals,omitempty"`
+}
+
+// RefusalsView counts what the agent refused, by reason.
+type RefusalsView struct {
+	// Shed are requests answered 3004 DIAMETER_TOO_BUSY under overload:
+	// ingress_backlog, egress_queue, peer_refused, local_queue.
+	Shed map[string]uint64 `json:"shed"`
+	// Unopened are connections peers opened that closed before the peer
+	// was open: connection_limit, address_refused, tls_handshake,
+	// cer_timeout, closed_before_cer, frame_error, not_cer, cer_refused.
+	Unopened map[string]uint64 `json:"connections_unopened"`
 }
 
 // ReloadsView counts configuration reloads since the agent started.

@@ -15,8 +15,17 @@ var _ admin.Backend = backend{}
 func (b backend) Peers() []*peers.PeerInfo {
 	return append(b.a.peers.Table().All(), b.a.peers.Retiring()...)
 }
-func (b backend) Routes() []*realm.Route           { return b.a.router.Table().Routes() }
-func (b backend) Stats() *routing.Stats            { return b.a.router.Stats() }
+func (b backend) Routes() []*realm.Route { return b.a.router.Table().Routes() }
+func (b backend) Stats() *routing.Stats  { return b.a.router.Stats() }
+
+// Refusals counts the requests shed and the connections refused.
+func (b backend) Refusals() admin.RefusalsView {
+	v := admin.RefusalsView{Shed: map[string]uint64{}, Unopened: b.a.peers.Unopened()}
+	for _, r := range routing.ShedReasons() {
+		v.Shed[r.String()] = b.a.router.Shed(r)
+	}
+	return v
+}
 func (b backend) Ready() (bool, string)            { return b.a.Ready() }
 func (b backend) Disconnect(identity string) error { return b.a.peers.Disconnect(identity) }
 

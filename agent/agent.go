@@ -75,7 +75,7 @@ func New(cfg *configs.Config, log *slog.Logger, with ...Option) (*Agent, error) 
 		a.state.close()
 		return nil, err
 	}
-	if a.apps, err = startApps(cfg, a.router, log); err != nil {
+	if a.apps, err = startApps(cfg, a.router, a.state.s, log); err != nil {
 		a.router.Close()
 		a.tel.Shutdown(context.Background())
 		a.state.close()

@@ -13,6 +13,7 @@ import (
 	"github.com/dra-project/dra/configs"
 	"github.com/dra-project/dra/peers"
 	"github.com/dra-project/dra/routing"
+	"github.com/dra-project/dra/state"
 )
 
 // localApps are the enabled local applications.
@@ -27,7 +28,7 @@ type localApps struct {
 	closers  []io.Closer
 }
 
-func startApps(cfg *configs.Config, rt *routing.Router, log *slog.Logger) (*localApps, error) {
+func startApps(cfg *configs.Config, rt *routing.Router, st state.Store, log *slog.Logger) (*localApps, error) {
 	la := &localApps{handlers: map[uint32]routing.Handler{}, pools: map[uint32]routing.LocalPool{}}
 	add := func(id uint32, h routing.Handler, ads []peers.App, c io.Closer, w configs.LocalWorkers) {
 		la.handlers[id] = h
@@ -36,21 +37,41 @@ func startApps(cfg *configs.Config, rt *routing.Router, log *slog.Logger) (*loca
 		la.closers = append(la.closers, c)
 	}
 	id := apps.Identity{OriginHost: cfg.Identity.OriginHost, OriginRealm: cfg.Identity.OriginRealm}
+	// With the redis backend the applications keep their state in the
+	// agent's one store (opened and closed by the agent), shared with
+	// the other agents on it; with the embedded one each keeps its own
+	// under its data_dir.
+	shared, _ := st.(*state.Redis)
 	var err error
 	if c := cfg.Apps.CDF; c.Enabled {
-		if la.CDF, err = cdf.New(c.Config, id, rt, log); err != nil {
+		if shared != nil && c.Stateful {
+			la.CDF, err = cdf.NewShared(c.Config, id, rt, shared, log)
+		} else {
+			la.CDF, err = cdf.New(c.Config, id, rt, log)
+		}
+		if err != nil {
 			return nil, la.fail(fmt.Errorf("agent: cdf: %w", err))
 		}
 		add(cdf.AppID, la.CDF, la.CDF.Apps(), la.CDF, c.LocalWorkers)
 	}
 	if c := cfg.Apps.OCS; c.Enabled {
-		if la.OCS, err = ocs.New(c.Config, id, rt, log); err != nil {
+		if shared != nil {
+			la.OCS, err = ocs.NewShared(c.Config, id, rt, shared, log)
+		} else {
+			la.OCS, err = ocs.New(c.Config, id, rt, log)
+		}
+		if err != nil {
 			return nil, la.fail(fmt.Errorf("agent: ocs: %w", err))
 		}
 		add(ocs.AppID, la.OCS, la.OCS.Apps(), la.OCS, c.LocalWorkers)
 	}
 	if c := cfg.Apps.AAA; c.Enabled {
-		if la.AAA, err = aaa.New(c.Config, id, rt, log); err != nil {
+		if shared != nil {
+			la.AAA, err = aaa.NewShared(c.Config, id, rt, shared, log)
+		} else {
+			la.AAA, err = aaa.New(c.Config, id, rt, log)
+		}
+		if err != nil {
 			return nil, la.fail(fmt.Errorf("agent: aaa: %w", err))
 		}
 		add(aaa.AppID, la.AAA, la.AAA.Apps(), la.AAA, c.LocalWorkers)

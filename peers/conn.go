@@ -32,12 +32,16 @@ var writeTimeout = 30 * time.Second
 var writerPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 64<<10) }}
 
 // Conn is one transport connection to a peer: one reader (the owner's
-// goroutine calling readLoop) and one writer goroutine that batches queued
-// messages into few system calls.
+// goroutine calling readLoop) and a writer goroutine that batches queued
+// messages into few system calls. The writer runs only while there is
+// something to write: it is started by the first message queued on an idle
+// connection and ends once the queue is empty, so that an idle peer costs
+// no writer goroutine.
 type Conn struct {
 	nc        net.Conn
 	rd        *wire.Reader
-	log       *slog.Logger
+	mlog      *slog.Logger // the manager's logger: see logger
+	peerID    string       // Origin-Host of the admitted CER, for logs
 	initiator bool
 
 	mu        sync.Mutex
@@ -48,7 +52,6 @@ type Conn struct {
 	closing   bool // no more sends; close once the queue is written
 	closed    bool
 	closeErr  error
-	wake      chan struct{}
 	done      chan struct{}
 	closeOnce sync.Once
 
@@ -62,6 +65,15 @@ type Conn struct {
 	// without it: backlog counts the messages queued or being written,
 	// owed the answers among them (what this side owes the peer); the
 	// reader waits on room while paused.
+	// writing: a writer goroutine is running. It is cleared under mu
+	// when the writer finds the queue empty, so that a message queued
+	// after that finds it clear and starts a new writer.
+	writing atomic.Bool
+	// writeLoopFn is c.writeLoop as a func value, made once: `go fn()`
+	// of a value without arguments starts the goroutine without
+	// allocating, where `go c.writeLoop()` allocates a closure per start.
+	writeLoopFn func()
+
 	backlog atomic.Int32
 	owed    atomic.Int32
 	paused  atomic.Bool
@@ -94,18 +106,26 @@ func newConn(nc net.Conn, initiator bool, maxMsg, maxQueue int, log *slog.Logger
 	c := &Conn{
 		nc:        nc,
 		rd:        wire.NewReaderSize(nc, maxMsg, readBufSize),
-		log:       log.With("remote", nc.RemoteAddr().String()),
+		mlog:      log,
 		initiator: initiator,
 		maxQueue:  maxQueue,
-		wake:      make(chan struct{}, 1),
 		done:      make(chan struct{}),
 		room:      make(chan struct{}, 1),
 		limits:    newBacklogLimits(maxQueue),
 		ov:        ov,
 	}
+	c.writeLoopFn = c.writeLoop
 	c.hbh.Store(rand.Uint32())
-	go c.writeLoop()
 	return c
+}
+
+// logger returns the logger for lines about the connection. It is built
+// when a line is written (rare: warnings) rather than kept per connection.
+func (c *Conn) logger() *slog.Logger {
+	if c.peerID != "" {
+		return c.mlog.With("remote", c.nc.RemoteAddr().String(), "peer", c.peerID)
+	}
+	return c.mlog.With("remote", c.nc.RemoteAddr().String())
 }
 
 // NextHopByHop returns a Hop-by-Hop Identifier unique on this connection
@@ -211,10 +231,12 @@ func (c *Conn) flushWakes() {
 	c.wakes = c.wakes[:0]
 }
 
+// signal starts the writer unless it is running: a running writer writes
+// whatever was queued before it finds the queue empty. (A writer started
+// for a message another one already took finds nothing and ends.)
 func (c *Conn) signal() {
-	select {
-	case c.wake <- struct{}{}:
-	default:
+	if c.writing.CompareAndSwap(false, true) {
+		go c.writeLoopFn()
 	}
 }
 
@@ -294,10 +316,7 @@ func (c *Conn) CloseAfterFlush() {
 	c.mu.Lock()
 	c.closing = true
 	c.mu.Unlock()
-	select {
-	case c.wake <- struct{}{}:
-	default:
-	}
+	c.signal()
 }
 
 // Close closes the connection at once; queued messages are dropped
@@ -329,17 +348,20 @@ func (c *Conn) Err() error {
 	return c.closeErr
 }
 
+// writeLoop is the writer: it writes batches until the queue is empty,
+// then ends (signal starts it again). A writer that closes the connection
+// leaves writing set: none is needed again.
 func (c *Conn) writeLoop() {
 	for {
-		select {
-		case <-c.wake:
-		case <-c.done:
-			return
-		}
 		// Double buffering: Send appends to one slice while this goroutine
 		// writes the other. Each swap hands the written slice back as the
 		// spare, so the two never share an array.
 		c.mu.Lock()
+		if c.closed || (len(c.queue) == 0 && !c.closing) {
+			c.writing.Store(false)
+			c.mu.Unlock()
+			return
+		}
 		batch := c.queue
 		c.queue = c.spare[:0]
 		c.spare = nil
@@ -370,9 +392,7 @@ func (c *Conn) writeLoop() {
 			c.writeFailed(err)
 			c.Close(err)
 			return
-		case more:
-			c.signal()
-		case closing:
+		case closing && !more:
 			c.Close(errLocalClose)
 			return
 		}

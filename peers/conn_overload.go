@@ -89,7 +89,7 @@ func (c *Conn) PauseReading() {
 	c.flushWakes() // what this reader queued elsewhere must not wait on it
 	if c.ov != nil {
 		c.ov.readPauses.Add(1)
-		c.ov.pauseLog.warn(c.log, "peer reads its answers too slowly: reading its requests paused",
+		c.ov.pauseLog.warn(c.logger(), "peer reads its answers too slowly: reading its requests paused",
 			"queued_answers", c.owed.Load(), "write_queue", c.maxQueue)
 	}
 	c.paused.Store(true)
@@ -110,7 +110,7 @@ func (c *Conn) writeFailed(err error) {
 		return
 	}
 	c.ov.stalledCloses.Add(1)
-	c.ov.stallLog.warn(c.log, "peer read nothing for the write timeout: closing its connection",
+	c.ov.stallLog.warn(c.logger(), "peer read nothing for the write timeout: closing its connection",
 		"timeout", writeTimeout.String(), "queued_answers", c.owed.Load())
 }
 

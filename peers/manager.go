@@ -66,6 +66,10 @@ type Options struct {
 
 	Handler Handler
 	Logger  *slog.Logger
+
+	// release is when memory is returned after peers leave
+	// (memrelease.go); nil: the defaults.
+	release *releasePolicy
 }
 
 func (o *Options) setDefaults() {
@@ -142,7 +146,8 @@ type Manager struct {
 	unopened unopened
 	// frameErrors counts connections closed on an unreadable frame header.
 	frameErrors atomic.Uint64
-	ov          overload // conn_overload.go
+	ov          overload   // conn_overload.go
+	mem         memRelease // memrelease.go
 }
 
 // New validates opts and builds a Manager; Start brings it up.
@@ -167,6 +172,10 @@ func New(opts Options) (*Manager, error) {
 		cerLog:   logLimiter{every: 10 * time.Second},
 	}
 	m.ov.init()
+	m.mem.policy = opts.release
+	if m.mem.policy == nil {
+		m.mem.policy = defaultRelease()
+	}
 	m.live.Store(newTunables(&m.opts))
 	m.build = builder{l: &m.opts.Local}
 	// RFC 6733 §3: the high 12 bits of End-to-End ids come from the clock.
@@ -451,6 +460,7 @@ func (m *Manager) accept(l net.Listener, lc Listener) {
 			continue
 		}
 		m.nconns.Add(1) // newConn does not count it again
+		m.connAdded()
 		go m.runResponder(nc, lc)
 	}
 }
@@ -468,6 +478,7 @@ func (m *Manager) newConn(nc net.Conn, initiator bool) *Conn {
 	}
 	if initiator {
 		m.nconns.Add(1)
+		m.connAdded()
 	}
 	m.conns.Add(1)
 	t := m.tun()
@@ -481,6 +492,7 @@ func (m *Manager) newConn(nc net.Conn, initiator bool) *Conn {
 func (m *Manager) connDone(c *Conn, err error) {
 	c.Close(err)
 	m.nconns.Add(-1)
+	m.connRemoved()
 	m.conns.Done()
 }
 
@@ -529,7 +541,7 @@ func (m *Manager) runInitiator(p *Peer, c *Conn) {
 		return
 	}
 	c.nc.SetReadDeadline(time.Time{})
-	m.readLoop(p, c)
+	go m.readLoop(p, c) // on a fresh stack: see readLoop
 }
 
 // runResponder serves a connection a peer opened: TLS handshake, CER,
@@ -572,14 +584,14 @@ func (m *Manager) runResponder(nc net.Conn, lc Listener) {
 			} else {
 				m.unopened[unopenedClosed].Add(1)
 			}
-			m.cerLog.warn(c.log, "connection closed before capabilities exchange", "err", err)
+			m.cerLog.warn(c.logger(), "connection closed before capabilities exchange", "err", err)
 		}
 		m.connDone(c, err)
 		return
 	}
 	if !msg.IsRequest() || msg.AppID() != 0 || msg.Code() != wire.CmdCapabilitiesExchange {
 		m.unopened[unopenedNotCER].Add(1)
-		m.cerLog.warn(c.log, "connection closed: first message is not a CER", "code", msg.Code(), "app", msg.AppID())
+		m.cerLog.warn(c.logger(), "connection closed: first message is not a CER", "code", msg.Code(), "app", msg.AppID())
 		wire.PutBuf(msg)
 		m.connDone(c, errNotCER)
 		return
@@ -605,7 +617,7 @@ func (m *Manager) runResponder(nc net.Conn, lc Listener) {
 			return
 		}
 	}
-	m.readLoop(p, c)
+	go m.readLoop(p, c) // on a fresh stack: see readLoop
 }
 
 // admit checks a CER: well-formed, from an admitted peer, with a common
@@ -614,7 +626,7 @@ func (m *Manager) runResponder(nc net.Conn, lc Listener) {
 func (m *Manager) admit(c *Conn, cer wire.Msg, lc Listener) (*Peer, *Capabilities, AppSet, bool) {
 	refuse := func(code uint32, msg string, failed []byte, attrs ...any) (*Peer, *Capabilities, AppSet, bool) {
 		m.unopened[unopenedRefused].Add(1)
-		c.log.Warn("peer refused", append([]any{"result_code", resultName(code), "reason", msg}, attrs...)...)
+		c.logger().Warn("peer refused", append([]any{"result_code", resultName(code), "reason", msg}, attrs...)...)
 		c.Send(m.build.cea(cer, c.LocalAddr(), code, msg, failed))
 		wire.PutBuf(cer)
 		c.CloseAfterFlush()
@@ -668,7 +680,7 @@ func (m *Manager) admit(c *Conn, cer wire.Msg, lc Listener) (*Peer, *Capabilitie
 			return refuse(wire.ResultUnableToComply, "agent shutting down", nil)
 		}
 	}
-	c.log = c.log.With("peer", caps.OriginHost)
+	c.peerID = caps.OriginHost
 	return p, &caps, apps, true
 }
 
@@ -709,7 +721,10 @@ func (m *Manager) forget(p *Peer) {
 	m.mu.Unlock()
 }
 
-// readLoop reads an open connection until it ends.
+// readLoop reads an open connection until it ends. It runs on a goroutine
+// of its own, started once the capabilities exchange is done: the stack
+// that the exchange grew (CER parsing, admission, logging) is left behind,
+// and an idle peer's reader parks on a small one.
 func (m *Manager) readLoop(p *Peer, c *Conn) {
 	for {
 		msg, err := c.rd.Next()
@@ -718,7 +733,7 @@ func (m *Manager) readLoop(p *Peer, c *Conn) {
 			if ce := c.Err(); ce != nil {
 				err = ce // closed on our side: say why, not what the read saw
 			} else if !m.answerFrameError(c, err) && !errors.Is(err, io.EOF) {
-				c.log.Warn("connection read failed", "err", err)
+				c.logger().Warn("connection read failed", "err", err)
 			}
 			c.Close(err)
 			p.closed(c, err)
@@ -751,7 +766,7 @@ func (m *Manager) answerFrameError(c *Conn, err error) bool {
 	}
 	m.frameErrors.Add(1)
 	hdr := c.rd.LastHeader()
-	c.log.Warn("unreadable frame, closing connection", "err", err)
+	c.logger().Warn("unreadable frame, closing connection", "err", err)
 	if hdr == nil || hdr[4]&wire.FlagRequest == 0 {
 		return true
 	}

@@ -48,7 +48,6 @@ type Peer struct {
 	cfg  PeerConfig
 	conf bool // from configuration (kept when closed)
 	key  string
-	log  *slog.Logger
 	tw   time.Duration
 
 	active atomic.Pointer[Active] // open and watchdog OKAY
@@ -96,9 +95,12 @@ func newPeer(m *Manager, cfg PeerConfig, configured bool) *Peer {
 	if p.tw == 0 {
 		p.tw = m.tun().watchdog
 	}
-	p.log = m.log.With("peer", cfg.Identity)
 	return p
 }
+
+// logger returns the logger for lines about the peer, built when a line
+// is written rather than kept per peer.
+func (p *Peer) logger() *slog.Logger { return p.m.log.With("peer", p.cfg.Identity) }
 
 // Identity is the peer's Diameter identity.
 func (p *Peer) Identity() string { return p.cfg.Identity }
@@ -151,7 +153,12 @@ func (p *Peer) setState(s State, reason string, d *deferred) {
 	from := p.state
 	p.state = s
 	p.since = time.Now()
-	p.log.Info("peer state", "from", from.String(), "to", s.String(), "reason", reason)
+	// Transitions are debug lines: with thousands of peers, info keeps
+	// one line per peer opened ("peer open") and one per open peer lost
+	// ("peer closed").
+	if p.m.log.Enabled(context.Background(), slog.LevelDebug) {
+		p.logger().Debug("peer state", "from", from.String(), "to", s.String(), "reason", reason)
+	}
 	p.publish(d)
 }
 
@@ -342,7 +349,7 @@ func (p *Peer) openLocked(c *Conn, caps *Capabilities, apps AppSet, s State, rol
 		p.publish(d)
 	}
 	p.setState(s, reason, d)
-	p.log.Info("peer open", "role", role, "remote", c.RemoteAddr().String(), "apps", apps.IDs(),
+	p.logger().Info("peer open", "role", role, "remote", c.RemoteAddr().String(), "apps", apps.IDs(),
 		"product", caps.ProductName, "watchdog", p.wd.state.String())
 }
 
@@ -360,7 +367,7 @@ func (p *Peer) responderCER(c *Conn, cer wire.Msg, caps *Capabilities, apps AppS
 		c.Send(p.m.build.cea(cer, c.LocalAddr(), code, msg, nil))
 		wire.PutBuf(cer)
 		c.CloseAfterFlush()
-		p.log.Warn("second connection refused", "remote", c.RemoteAddr().String(), "state", p.state.String(), "reason", msg)
+		p.logger().Warn("second connection refused", "remote", c.RemoteAddr().String(), "state", p.state.String(), "reason", msg)
 	}
 	if p.stopped {
 		reject(wire.ResultUnableToComply, "agent shutting down")
@@ -382,7 +389,7 @@ func (p *Peer) responderCER(c *Conn, cer wire.Msg, caps *Capabilities, apps AppS
 		// connection is dead even if we have not noticed yet.
 		if caps.HasOriginStateID && p.caps.HasOriginStateID && caps.OriginStateID != p.caps.OriginStateID {
 			old := p.conn
-			p.log.Warn("peer restarted (new Origin-State-Id), replacing its connection", "old_state_id", p.caps.OriginStateID, "new_state_id", caps.OriginStateID)
+			p.logger().Warn("peer restarted (new Origin-State-Id), replacing its connection", "old_state_id", p.caps.OriginStateID, "new_state_id", caps.OriginStateID)
 			p.connLostLocked(old, "replaced by a new connection", &d)
 			d.add(func() { old.Close(errReplaced) })
 			p.rconn, p.rcer, p.rcaps, p.rapps = c, cer, caps, apps
@@ -410,7 +417,7 @@ func (p *Peer) initiatorCEA(c *Conn, caps *Capabilities, perr *capError) bool {
 		p.iconn = nil
 		d.add(func() { c.Close(errCEARejected) })
 		p.lastErr = reason
-		p.log.Warn("capabilities exchange failed", "reason", reason)
+		p.logger().Warn("capabilities exchange failed", "reason", reason)
 		if p.state == StateWaitReturns {
 			p.acceptResponderLocked(&d, "our connection failed, peer's accepted")
 			return false
@@ -564,14 +571,14 @@ func (p *Peer) applyLocked(c *Conn, a wdAction, d *deferred) {
 		p.sendDWRLocked()
 	}
 	if a.failover {
-		p.log.Warn("peer watchdog suspect: failing over", "watchdog", p.wd.state.String())
+		p.logger().Warn("peer watchdog suspect: failing over", "watchdog", p.wd.state.String())
 		d.add(func() { p.m.handler.PeerDown(p, c) })
 	}
 	if a.failback {
-		p.log.Info("peer watchdog okay: traffic resumes")
+		p.logger().Info("peer watchdog okay: traffic resumes")
 	}
 	if a.close {
-		p.log.Warn("peer watchdog down: closing connection")
+		p.logger().Warn("peer watchdog down: closing connection")
 		d.add(func() { c.Close(errWatchdog) })
 	}
 	if a != (wdAction{}) || p.wdOkay.Load() != (p.wd.usable() && !p.wd.pending) {
@@ -681,6 +688,7 @@ func (p *Peer) closed(c *Conn, err error) {
 			p.drainConn = nil
 		}
 		if p.state == StateClosing || p.state.Open() {
+			p.logger().Info("peer closed", "reason", reason)
 			p.setState(StateClosed, reason, &d)
 			p.redialLocked()
 		}
@@ -746,7 +754,7 @@ func (p *Peer) beginDrain(stop bool, why string) (*Conn, bool) {
 	p.drainConn, p.drainWhy = c, why
 	p.publish(&d) // out of routing now
 	if fresh {
-		p.log.Info("draining before DPR", "reason", why, "pending", c.PendingLen(), "inbound", c.InboundLen())
+		p.logger().Info("draining before DPR", "reason", why, "pending", c.PendingLen(), "inbound", c.InboundLen())
 	}
 	return c, fresh
 }

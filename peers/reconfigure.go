@@ -369,7 +369,7 @@ func (p *Peer) reconfigure(nc PeerConfig, tun *tunables, started bool) PeerChang
 	// StateWaitConnAck: dialed sees that cfgGen moved and dials again.
 	p.m.table.put(p.infoLocked())
 	if len(ch.Fields) > 0 {
-		p.log.Info("peer reconfigured", "changed", ch.Fields, "reconnect", ch.Reconnect)
+		p.logger().Info("peer reconfigured", "changed", ch.Fields, "reconnect", ch.Reconnect)
 	}
 	return ch
 }
@@ -419,7 +419,7 @@ func (m *Manager) retire(p *Peer, bound time.Duration) {
 	}
 	m.retiring[p] = struct{}{}
 	m.mu.Unlock()
-	p.log.Info("peer removed from the configuration", "open", open, "drain_bound", bound.String())
+	p.logger().Info("peer removed from the configuration", "open", open, "drain_bound", bound.String())
 	m.drains.Add(1)
 	go func() {
 		defer m.drains.Done()
@@ -490,9 +490,9 @@ func (p *Peer) dprOnDrained(c *Conn, cause uint32, pending int, dpaWait time.Dur
 		return
 	}
 	if pending > 0 {
-		p.log.Warn("drain bound reached: DPR sent with requests pending; those not answered before the DPA are failed over", "pending", pending, "refused", p.refused)
+		p.logger().Warn("drain bound reached: DPR sent with requests pending; those not answered before the DPA are failed over", "pending", pending, "refused", p.refused)
 	} else {
-		p.log.Info("drained: DPR sent", "cause", causeName(cause), "refused", p.refused)
+		p.logger().Info("drained: DPR sent", "cause", causeName(cause), "refused", p.refused)
 	}
 	p.dprSent = true
 	c.Send(p.m.build.dpr(cause, c.NextHopByHop(), p.m.nextEndToEnd()))

@@ -1,10 +1,10 @@
 package peers
 
 import (
-	"fmt"
+	"slices"
+	"strings"
+	"sync"
 	"time"
-
-	"github.com/hashicorp/go-memdb"
 )
 
 // PeerInfo is one row of the peer table: a snapshot, never modified.
@@ -23,7 +23,7 @@ type PeerInfo struct {
 	OriginStateID uint32
 	Since         time.Time
 	LastError     string
-	// StateName is State as text (the table's state index).
+	// StateName is State as text.
 	StateName string
 	// Removed: the peer left the configuration and is draining before
 	// its DPR; such rows come from Manager.Retiring, not from the table.
@@ -35,74 +35,64 @@ type PeerInfo struct {
 // Peer returns the live peer this row describes.
 func (i *PeerInfo) Peer() *Peer { return i.peer }
 
-// Table is the live peer table, kept in go-memdb: one row per peer, replaced
-// on every state change; readers see consistent snapshots.
-type Table struct{ db *memdb.MemDB }
-
-const peerTable = "peers"
-
-func newTable() *Table {
-	schema := &memdb.DBSchema{Tables: map[string]*memdb.TableSchema{
-		peerTable: {
-			Name: peerTable,
-			Indexes: map[string]*memdb.IndexSchema{
-				"id":    {Name: "id", Unique: true, Indexer: &memdb.StringFieldIndex{Field: "Key"}},
-				"realm": {Name: "realm", Indexer: &memdb.StringFieldIndex{Field: "Realm", Lowercase: true}, AllowMissing: true},
-				"state": {Name: "state", Indexer: &memdb.StringFieldIndex{Field: "StateName"}},
-			},
-		},
-	}}
-	db, err := memdb.NewMemDB(schema)
-	if err != nil {
-		panic(fmt.Sprintf("peers: table schema: %v", err)) // the schema is static
-	}
-	return &Table{db: db}
+// Table is the live peer table: one row per peer, replaced on every state
+// change. A map under a read-write lock: a row is written once per
+// transition (a peer opening costs one map insert, not a copy-on-write
+// tree update per index), and the listings, which only the admin API and
+// the metrics read, filter and sort the rows at one instant.
+type Table struct {
+	mu   sync.RWMutex
+	rows map[string]*PeerInfo // by Key
 }
 
+func newTable() *Table { return &Table{rows: map[string]*PeerInfo{}} }
+
 func (t *Table) put(i *PeerInfo) {
-	txn := t.db.Txn(true)
-	if err := txn.Insert(peerTable, i); err != nil {
-		txn.Abort()
-		panic(fmt.Sprintf("peers: table insert: %v", err))
-	}
-	txn.Commit()
+	t.mu.Lock()
+	t.rows[i.Key] = i
+	t.mu.Unlock()
 }
 
 func (t *Table) remove(key string) {
-	txn := t.db.Txn(true)
-	if _, err := txn.DeleteAll(peerTable, "id", key); err != nil {
-		txn.Abort()
-		return
-	}
-	txn.Commit()
+	t.mu.Lock()
+	delete(t.rows, key)
+	t.mu.Unlock()
 }
 
 // Get returns the row of one peer by identity (case-insensitive).
 func (t *Table) Get(identity string) (*PeerInfo, bool) {
-	raw, err := t.db.Txn(false).First(peerTable, "id", foldKey(identity))
-	if err != nil || raw == nil {
-		return nil, false
-	}
-	return raw.(*PeerInfo), true
+	t.mu.RLock()
+	in, ok := t.rows[foldKey(identity)]
+	t.mu.RUnlock()
+	return in, ok
 }
 
 // All returns every row, ordered by identity.
-func (t *Table) All() []*PeerInfo { return t.list("id") }
+func (t *Table) All() []*PeerInfo { return t.list(func(*PeerInfo) bool { return true }) }
 
-// ByRealm returns the rows of one realm.
-func (t *Table) ByRealm(realm string) []*PeerInfo { return t.list("realm", realm) }
-
-// ByState returns the rows in one state.
-func (t *Table) ByState(s State) []*PeerInfo { return t.list("state", s.String()) }
-
-func (t *Table) list(index string, args ...any) []*PeerInfo {
-	it, err := t.db.Txn(false).Get(peerTable, index, args...)
-	if err != nil {
+// ByRealm returns the rows of one realm (case-insensitive), ordered by
+// identity; none for "".
+func (t *Table) ByRealm(realm string) []*PeerInfo {
+	if realm == "" {
 		return nil
 	}
+	return t.list(func(i *PeerInfo) bool { return strings.EqualFold(i.Realm, realm) })
+}
+
+// ByState returns the rows in one state, ordered by identity.
+func (t *Table) ByState(s State) []*PeerInfo {
+	return t.list(func(i *PeerInfo) bool { return i.State == s })
+}
+
+func (t *Table) list(keep func(*PeerInfo) bool) []*PeerInfo {
 	var out []*PeerInfo
-	for raw := it.Next(); raw != nil; raw = it.Next() {
-		out = append(out, raw.(*PeerInfo))
+	t.mu.RLock()
+	for _, i := range t.rows {
+		if keep(i) {
+			out = append(out, i)
+		}
 	}
+	t.mu.RUnlock()
+	slices.SortFunc(out, func(a, b *PeerInfo) int { return strings.Compare(a.Key, b.Key) })
 	return out
 }

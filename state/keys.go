@@ -29,3 +29,8 @@ func redisKey(prefix, kind, id string) string {
 }
 
 var tagEscaper = strings.NewReplacer("%", "%25", "{", "%7B", "}", "%7D")
+
+// Key returns prefix + kind + ":{" + id + "}", id escaped: every key built
+// with the same id is in the same Cluster hash slot. A kind is one word
+// naming what the key holds ("ocs", "ocs-session").
+func Key(prefix, kind, id string) string { return redisKey(prefix, kind, id) }

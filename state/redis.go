@@ -238,3 +238,20 @@ func (b *redisBuckets) Take(ctx context.Context, key string, rate float64, burst
 	}
 	return res[0] == 1, time.Duration(res[1]) * time.Microsecond, nil
 }
+
+// Client returns the go-redis client, for the applications that keep
+// their own data in the same Redis (the OCS's credit store): they build
+// keys with Key and pass errors through Err.
+func (s *Redis) Client() redis.UniversalClient { return s.c }
+
+// KeyPrefix returns the configured key prefix.
+func (s *Redis) KeyPrefix() string { return s.prefix }
+
+// Timeout returns the bound of one operation.
+func (s *Redis) Timeout() time.Duration { return s.timeout }
+
+// Err classifies err (nil included) from operation op as the store's own
+// operations do: nil for nil and redis.Nil, an error wrapping
+// ErrUnavailable when Redis could not serve the operation in time (the
+// transition is logged once), any other error wrapped as it is.
+func (s *Redis) Err(ctx context.Context, op string, err error) error { return s.result(ctx, op, err) }

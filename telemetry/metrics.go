@@ -72,13 +72,13 @@ const (
 // registerInstruments creates the asynchronous instruments and the
 // callback that fills them from the sources.
 func registerInstruments(m metric.Meter, src *sources) (metric.Registration, error) {
-	var errs [18]error
+	var errs [19]error
 	var (
 		requests, answers, events, reloads             metric.Int64ObservableCounter
 		pending, queue, up, state, wd, local, inflight metric.Int64ObservableGauge
 		policyEvents, frameErrors                      metric.Int64ObservableCounter
 		doicReports                                    metric.Int64ObservableGauge
-		shed, overload                                 metric.Int64ObservableCounter
+		shed, overload, unopened                       metric.Int64ObservableCounter
 		stateUp                                        metric.Int64ObservableGauge
 		stateUnavailable                               metric.Int64ObservableCounter
 	)
@@ -114,9 +114,11 @@ func registerInstruments(m metric.Meter, src *sources) (metric.Registration, err
 		metric.WithDescription("Requests refused with 3004 DIAMETER_TOO_BUSY under overload, by reason: ingress_backlog (the requester reads its answers too slowly), egress_queue (every eligible next hop's write queue is full), peer_refused (policy: pending cap, DOIC), local_queue (local application queue full)."))
 	overload, errs[15] = m.Int64ObservableCounter("dra.peer.overload",
 		metric.WithDescription("Connection backpressure events: read_paused (reading a peer's requests paused while its answers fill the write queue), closed_not_reading (connection closed: the peer read nothing for the write timeout), answers_lost (answers queued on a connection when it closed)."))
-	stateUp, errs[16] = m.Int64ObservableGauge("dra.state.backend_up",
+	unopened, errs[16] = m.Int64ObservableCounter("dra.peer.connections_unopened",
+		metric.WithDescription("Connections peers opened to the agent that closed before the peer was open, by reason: connection_limit (limits.max_connections), address_refused (peer ACL), tls_handshake (failed or timed out), cer_timeout (no CER within timers.capabilities), closed_before_cer, frame_error, not_cer (first message not a CER), cer_refused (CEA with an error)."))
+	stateUp, errs[17] = m.Int64ObservableGauge("dra.state.backend_up",
 		metric.WithDescription("1 when the state store (label backend: embedded or redis) answered its last health check (a PING every second), else 0."))
-	stateUnavailable, errs[17] = m.Int64ObservableCounter("dra.state.unavailable",
+	stateUnavailable, errs[18] = m.Int64ObservableCounter("dra.state.unavailable",
 		metric.WithDescription("Operations on the state store that failed because it could not be reached in time (Redis down, failing over or slower than state.redis.timeout); health checks not counted."))
 	for _, err := range errs {
 		if err != nil {
@@ -183,6 +185,9 @@ func registerInstruments(m metric.Meter, src *sources) (metric.Registration, err
 			o.ObserveInt64(overload, int64(ov.ReadPauses), metric.WithAttributes(keyEvent.String("read_paused")))
 			o.ObserveInt64(overload, int64(ov.StalledCloses), metric.WithAttributes(keyEvent.String("closed_not_reading")))
 			o.ObserveInt64(overload, int64(ov.AnswersLost), metric.WithAttributes(keyEvent.String("answers_lost")))
+			for reason, n := range m.Unopened() {
+				o.ObserveInt64(unopened, int64(n), metric.WithAttributes(keyReason.String(reason)))
+			}
 		}
 		if s.Policy != nil {
 			events, reports := s.Policy()
@@ -206,7 +211,7 @@ func registerInstruments(m metric.Meter, src *sources) (metric.Registration, err
 			o.ObserveInt64(stateUnavailable, int64(failed), metric.WithAttributes(keyBackend.String(backend)))
 		}
 		return nil
-	}, requests, answers, events, pending, queue, up, state, wd, local, reloads, inflight, policyEvents, frameErrors, doicReports, shed, overload, stateUp, stateUnavailable)
+	}, requests, answers, events, pending, queue, up, state, wd, local, reloads, inflight, policyEvents, frameErrors, doicReports, shed, overload, unopened, stateUp, stateUnavailable)
 }
 
 // commandLabel names a command as its request abbreviation without the

@@ -116,6 +116,10 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Telemetry, error) {
 	prod := producer{t.sources}
 	if rc.Prometheus {
 		t.registry = prometheus.NewRegistry()
+		if err := registerRuntime(t.registry); err != nil {
+			t.shutdownTraces(ctx)
+			return nil, err
+		}
 		pe, err := otelprom.New(otelprom.WithRegisterer(t.registry), otelprom.WithProducer(prod), otelprom.WithoutScopeInfo())
 		if err != nil {
 			return nil, fmt.Errorf("telemetry: prometheus: %w", err)

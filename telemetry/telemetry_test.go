@@ -338,6 +338,9 @@ func TestPrometheusEndpoint(t *testing.T) {
 	check("dra_reloads_total", map[string]string{"outcome": "failure"}, 0)
 	check("dra_policy_events_total", map[string]string{"event": "refused_peer"}, 0)
 	check("dra_peer_frame_errors_total", nil, 0)
+	for _, reason := range []string{"connection_limit", "tls_handshake", "cer_timeout", "not_cer", "cer_refused"} {
+		check("dra_peer_connections_unopened_total", map[string]string{"reason": reason}, 0)
+	}
 	check("dra_policy_doic_reports", nil, 0)
 	check("dra_state_backend_up", map[string]string{"backend": "embedded"}, 1)
 	check("dra_state_unavailable_total", map[string]string{"backend": "embedded"}, 0)

@@ -3,7 +3,9 @@
 # extensions), tshark, a C compiler (test/fdtest builds a small LD_PRELOAD
 # library that keeps freeDiameterd on the loopback interface), and
 # redis-server (the state tests start their own, on a free port; the
-# package's system service is not started).
+# package's system service is not started); and what test/watch needs:
+# prometheus and promtool (the dashboard and the alert rules) and chromium
+# (the status page, headless).
 # Idempotent: does nothing when everything is present. Debian/Ubuntu only.
 set -euo pipefail
 
@@ -22,9 +24,15 @@ fi
 if ! command -v redis-server >/dev/null 2>&1; then
 	pkgs+=(redis-server)
 fi
+if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; then
+	pkgs+=(prometheus)
+fi
+if ! command -v chromium >/dev/null 2>&1; then
+	pkgs+=(chromium)
+fi
 
 if [ ${#pkgs[@]} -eq 0 ]; then
-	echo "test/deps.sh: freeDiameter, its extensions, tshark, cc and redis-server already installed; nothing to do"
+	echo "test/deps.sh: freeDiameter, its extensions, tshark, cc, redis-server, prometheus and chromium already installed; nothing to do"
 	exit 0
 fi
 
@@ -92,8 +100,17 @@ if ! install; then
 fi
 if ! command -v freeDiameterd >/dev/null 2>&1 || [ ! -f "$FD_EXT_DIR/rt_default.fdx" ] ||
 	! command -v tshark >/dev/null 2>&1 || ! command -v cc >/dev/null 2>&1 ||
-	! command -v redis-server >/dev/null 2>&1; then
+	! command -v redis-server >/dev/null 2>&1 ||
+	! command -v promtool >/dev/null 2>&1 || ! command -v chromium >/dev/null 2>&1; then
 	echo "test/deps.sh: installed ${pkgs[*]} but something is still missing" >&2
 	exit 1
+fi
+# The prometheus package enables a system service (listening on every
+# interface) where systemd runs: the policy above kept it from starting,
+# and disabling it keeps it from starting at boot; the tests start their
+# own, on loopback.
+if [[ " ${pkgs[*]} " == *" prometheus "* ]] && command -v systemctl >/dev/null 2>&1 &&
+	systemctl is-enabled prometheus >/dev/null 2>&1; then
+	"${sudo[@]}" systemctl disable --now prometheus >/dev/null 2>&1 || true
 fi
 echo "test/deps.sh: installed ${pkgs[*]}"

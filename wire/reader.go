@@ -1,28 +1,49 @@
 package wire
 
 import (
-	"bufio"
 	"errors"
 	"io"
+	"net"
+	"syscall"
 )
 
 const (
-	// readBufSize is the size of the Reader's internal buffer.
+	// readBufSize is the size of the Reader's buffer (NewReader).
 	readBufSize = 64 << 10
 	// maxEmptyReads is how many (0, nil) reads in a row Next tolerates.
 	maxEmptyReads = 100
 )
 
-// Reader frames Diameter messages from a byte stream such as a net.Conn. It
-// buffers internally. A Reader is not safe for concurrent use.
+// Reader frames Diameter messages from a byte stream such as a net.Conn.
+// Its read buffer comes from the package's pool and is held only while it
+// holds bytes not yet returned: between bursts an idle Reader holds none.
+// On a socket (*net.TCPConn, *net.UnixConn)
+// the buffer is taken only once the socket is readable, so a Reader blocked
+// waiting for its peer holds no buffer at all; on another source (a TLS
+// connection, a pipe) an idle Reader reads the next header into a small
+// array of its own and takes the buffer once bytes arrive. A Reader is not
+// safe for concurrent use.
 type Reader struct {
-	br     *bufio.Reader
+	src    io.Reader
+	raw    rawReader // nil unless src is a socket
+	size   int       // capacity of buf when held
+	buf    []byte    // pooled; nil when nothing is buffered
+	r, w   int       // buf[r:w] is buffered and not yet returned
 	maxLen int
 	hdr    [HeaderLen]byte
-	hdrOK  bool  // hdr holds the header of the frame being read
-	pend   Msg   // frame being read, when a read error interrupted it
-	got    int   // bytes of pend already read
-	err    error // sticky error that ends the stream
+	idle   [HeaderLen]byte // what an idle Reader of a non-socket reads into
+	hdrOK  bool            // hdr holds the header of the frame being read
+	pend   Msg             // frame being read, when a read error interrupted it
+	got    int             // bytes of pend already read
+	err    error           // sticky error that ends the stream
+}
+
+// rawReader reads a socket without a buffer until it is readable
+// (reader_unix.go).
+type rawReader interface {
+	// read reads into dst, or, when dst is nil, into the Reader's buffer
+	// taken from the pool once data is there.
+	read(r *Reader, dst []byte) (int, error)
 }
 
 // NewReader returns a Reader of r that rejects messages longer than maxLen
@@ -32,13 +53,83 @@ func NewReader(r io.Reader, maxLen int) *Reader {
 }
 
 // NewReaderSize is NewReader with a read buffer of bufSize bytes (at least
-// HeaderLen). A small buffer keeps idle connections cheap; a message larger
-// than the buffer is read straight into its frame.
+// HeaderLen), taken from the pool only while it holds bytes; a message
+// larger than the buffer is read straight into its frame.
 func NewReaderSize(r io.Reader, maxLen, bufSize int) *Reader {
 	if maxLen <= 0 {
 		maxLen = DefaultMaxLen
 	}
-	return &Reader{br: bufio.NewReaderSize(r, max(bufSize, HeaderLen)), maxLen: maxLen}
+	rd := &Reader{src: r, maxLen: maxLen, size: max(bufSize, HeaderLen)}
+	switch sc := r.(type) {
+	case *net.TCPConn, *net.UnixConn:
+		// Only these: a wrapper that embeds one may buffer bytes of its
+		// own, which reading the socket underneath would skip.
+		rd.raw = newRawReader(sc.(syscall.Conn))
+	}
+	return rd
+}
+
+// Buffering reports whether the Reader holds a read buffer now.
+func (r *Reader) Buffering() bool { return r.buf != nil }
+
+// take gets the read buffer from the pool.
+func (r *Reader) take() {
+	r.buf = GetBuf(r.size)
+	r.r, r.w = 0, 0
+}
+
+// release hands the buffer back to the pool once everything in it has
+// been returned.
+func (r *Reader) release() {
+	if r.buf != nil && r.r == r.w {
+		PutBuf(r.buf)
+		r.buf = nil
+		r.r, r.w = 0, 0
+	}
+}
+
+// fill reads at least one more byte into the buffer, or fails.
+func (r *Reader) fill() error {
+	if r.buf != nil && r.r > 0 {
+		r.w = copy(r.buf, r.buf[r.r:r.w])
+		r.r = 0
+	}
+	for empty := 0; ; {
+		var k int
+		var err error
+		switch {
+		case r.raw != nil:
+			k, err = r.raw.read(r, nil)
+		case r.buf == nil:
+			// Idle: wait for the next frame without a buffer.
+			k, err = r.src.Read(r.idle[:])
+			if k > 0 {
+				r.take()
+				r.w = copy(r.buf, r.idle[:k])
+			}
+		default:
+			k, err = r.src.Read(r.buf[r.w:])
+			r.w += k
+		}
+		if k > 0 {
+			return nil
+		}
+		if err != nil {
+			r.release()
+			return err
+		}
+		if empty++; empty == maxEmptyReads {
+			return io.ErrNoProgress
+		}
+	}
+}
+
+// readDirect reads into p, bypassing the buffer (which is empty).
+func (r *Reader) readDirect(p []byte) (int, error) {
+	if r.raw != nil {
+		return r.raw.read(r, p)
+	}
+	return r.src.Read(p)
 }
 
 // Next reads the next whole message. The returned Msg is a new pool buffer
@@ -59,18 +150,20 @@ func (r *Reader) Next() (Msg, error) {
 	}
 	if r.pend == nil {
 		r.hdrOK = false
-		h, err := r.br.Peek(HeaderLen)
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				if len(h) == 0 {
-					r.err = io.EOF
-				} else {
-					r.err = io.ErrUnexpectedEOF
+		for r.w-r.r < HeaderLen {
+			if err := r.fill(); err != nil {
+				if errors.Is(err, io.EOF) {
+					if r.w == r.r {
+						r.err = io.EOF
+					} else {
+						r.err = io.ErrUnexpectedEOF
+					}
+					return nil, r.err
 				}
-				return nil, r.err
+				return nil, err
 			}
-			return nil, err
 		}
+		h := r.buf[r.r : r.r+HeaderLen]
 		copy(r.hdr[:], h)
 		r.hdrOK = true
 		n, err := CheckHeader(h, r.maxLen)
@@ -82,7 +175,21 @@ func (r *Reader) Next() (Msg, error) {
 		r.got = 0
 	}
 	for empty := 0; r.got < len(r.pend); {
-		k, err := r.br.Read(r.pend[r.got:])
+		var k int
+		var err error
+		switch {
+		case r.w > r.r:
+			k = copy(r.pend[r.got:], r.buf[r.r:r.w])
+			r.r += k
+			r.release()
+		case len(r.pend)-r.got >= r.size:
+			k, err = r.readDirect(r.pend[r.got:])
+		default:
+			err = r.fill()
+			if err == nil {
+				continue
+			}
+		}
 		r.got += k
 		if k == 0 && err == nil {
 			if empty++; empty == maxEmptyReads {
@@ -120,13 +227,9 @@ func (r *Reader) Ready() bool {
 	if r.err != nil || r.pend != nil {
 		return false
 	}
-	n := r.br.Buffered()
+	n := r.w - r.r
 	if n < HeaderLen {
 		return false
 	}
-	h, err := r.br.Peek(HeaderLen)
-	if err != nil {
-		return false
-	}
-	return n >= uint24(h[1:4])
+	return n >= uint24(r.buf[r.r+1:r.r+4])
 }

@@ -22,6 +22,15 @@ func (s *Server) expiryLoop() {
 // expire releases every session whose expiry is at or before now and
 // returns how many it released.
 func (s *Server) expire(now time.Time) int {
+	n, err := s.store.expire(now)
+	if err != nil {
+		s.log.Error("expiry failed", "err", err)
+	}
+	return n
+}
+
+// memExpire is expire on the embedded store.
+func (s *Server) memExpire(now time.Time) int {
 	it, err := s.db.Txn(false).LowerBound(tableSessions, indexExpires, uint64(0))
 	if err != nil {
 		s.log.Error("expiry scan failed", "err", err)
@@ -40,7 +49,7 @@ func (s *Server) expire(now time.Time) int {
 	for _, sess := range due {
 		// Only the version that expired: a re-authorization since the scan
 		// keeps the session.
-		got, err := s.release(sess.ID, sess)
+		got, err := s.memRemove(sess.ID, sess, false)
 		if err != nil {
 			s.log.Error("expiry not stored", "session", sess.ID, "err", err)
 			continue

@@ -87,12 +87,20 @@ func (a *agent) stop(t testing.TB) {
 // startAgent builds the server and an agent around it.
 func startAgent(t testing.TB, cfg Config, listen string) *agent {
 	t.Helper()
+	return startAgentWith(t, listen, func(orig Originator) (*Server, error) {
+		return New(cfg, Identity{OriginHost: draHost, OriginRealm: draRealm}, orig, testLogger(t))
+	})
+}
+
+// startAgentWith is startAgent with the server that build returns.
+func startAgentWith(t testing.TB, listen string, build func(Originator) (*Server, error)) *agent {
+	t.Helper()
 	table, err := realm.Build([]realm.Route{{Realm: draRealm, AnyApp: true, Action: realm.Local}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	orig := &lateOriginator{}
-	srv, err := New(cfg, Identity{OriginHost: draHost, OriginRealm: draRealm}, orig, testLogger(t))
+	srv, err := build(orig)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -37,7 +37,10 @@ func (s *Server) originate(sessionID string, code uint32, name string) error {
 	if s.orig == nil {
 		return ErrNoOriginator
 	}
-	sess := getSession(s.db.Txn(false), sessionID)
+	sess, err := s.store.get(sessionID)
+	if err != nil {
+		return fmt.Errorf("aaa: %s for session %q: %w", name, sessionID, err)
+	}
 	if sess == nil {
 		return fmt.Errorf("%w: %q", ErrUnknownSession, sessionID)
 	}
@@ -78,9 +81,9 @@ func (s *Server) originate(sessionID string, code uint32, name string) error {
 		if rc == wire.ResultSuccess {
 			// The NAS ends the session and sends an STR (RFC 6733
 			// §8.5.1): answered 2001, like the STR of a session it ended.
-			_, err = s.terminate(sess.ID)
+			_, _, err = s.terminate(sess.ID)
 		} else {
-			_, err = s.release(sess.ID, nil)
+			_, err = s.release(sess.ID)
 		}
 		if err != nil {
 			return fmt.Errorf("aaa: release session %q: %w", sess.ID, err)

@@ -58,6 +58,10 @@ type Server struct {
 	// ended holds the sessions ended by STR, for retransmissions.
 	ended endedSet
 
+	// store keeps the sessions: embedded (the fields above) or shared
+	// (Redis).
+	store sessionStore
+
 	now    func() time.Time
 	stop   chan struct{}
 	wg     sync.WaitGroup
@@ -69,6 +73,37 @@ var _ routing.Handler = (*Server)(nil)
 // New validates cfg, loads the users, recovers the sessions and their
 // addresses from cfg.DataDir and starts the expiry loop.
 func New(cfg Config, id Identity, orig Originator, log *slog.Logger) (*Server, error) {
+	s, err := newServer(cfg, id, orig, log)
+	if err != nil {
+		return nil, err
+	}
+	prefix, _ := parsePool(cfg.Pool)
+	db, err := memdb.NewMemDB(schema)
+	if err != nil {
+		return nil, fmt.Errorf("aaa: session table: %w", err)
+	}
+	w, live, ended, err := openWAL(cfg.DataDir, s.log)
+	if err != nil {
+		return nil, err
+	}
+	txn := db.Txn(true)
+	for _, s := range live {
+		if err := txn.Insert(tableSessions, s); err != nil {
+			txn.Abort()
+			w.close()
+			return nil, fmt.Errorf("aaa: session table: %w", err)
+		}
+	}
+	txn.Commit()
+	s.db, s.pool, s.wal, s.ended = db, newPoolWith(prefix, live), w, ended
+	s.store = embeddedStore{s}
+	s.log.Info("aaa started", "sessions", len(live), "users", s.users.Len(), "pool", prefix.String())
+	s.start()
+	return s, nil
+}
+
+// newServer validates cfg and loads the users: what both stores share.
+func newServer(cfg Config, id Identity, orig Originator, log *slog.Logger) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -92,33 +127,13 @@ func New(cfg Config, id Identity, orig Originator, log *slog.Logger) (*Server, e
 	} else {
 		log.Warn("lab mode: serving the demo user", "user", LabUser)
 	}
-	prefix, _ := parsePool(cfg.Pool)
-	db, err := memdb.NewMemDB(schema)
-	if err != nil {
-		return nil, fmt.Errorf("aaa: session table: %w", err)
-	}
-	w, live, ended, err := openWAL(cfg.DataDir, log)
-	if err != nil {
-		return nil, err
-	}
-	txn := db.Txn(true)
-	for _, s := range live {
-		if err := txn.Insert(tableSessions, s); err != nil {
-			txn.Abort()
-			w.close()
-			return nil, fmt.Errorf("aaa: session table: %w", err)
-		}
-	}
-	txn.Commit()
-	s := &Server{
-		cfg: cfg, id: id, orig: orig, log: log, users: users,
-		db: db, pool: newPoolWith(prefix, live), wal: w, ended: ended,
-		now: time.Now, stop: make(chan struct{}),
-	}
-	log.Info("aaa started", "sessions", len(live), "users", users.Len(), "pool", prefix.String())
+	return &Server{cfg: cfg, id: id, orig: orig, log: log, users: users, now: time.Now, stop: make(chan struct{})}, nil
+}
+
+// start starts the expiry loop.
+func (s *Server) start() {
 	s.wg.Add(1)
 	go s.expiryLoop()
-	return s, nil
 }
 
 // Apps advertises NASREQ as an Auth-Application-Id.
@@ -130,29 +145,27 @@ func (s *Server) Close() error {
 	s.closed.Do(func() {
 		close(s.stop)
 		s.wg.Wait()
-		err = s.wal.close()
+		err = s.store.close()
 	})
 	return err
 }
 
-// Session returns a copy of the session with id.
+// Session returns a copy of the session with id (none when the store
+// could not be read).
 func (s *Server) Session(id string) (Session, bool) {
-	p := getSession(s.db.Txn(false), id)
-	if p == nil {
+	p, err := s.store.get(id)
+	if err != nil || p == nil {
 		return Session{}, false
 	}
 	return *p, true
 }
 
-// Sessions returns a copy of every session.
+// Sessions returns a copy of every session (none when the store could
+// not be read).
 func (s *Server) Sessions() []Session {
-	it, err := s.db.Txn(false).Get(tableSessions, indexID)
+	out, err := s.store.all()
 	if err != nil {
-		return nil
-	}
-	var out []Session
-	for v := it.Next(); v != nil; v = it.Next() {
-		out = append(out, *v.(*Session))
+		s.log.Warn("sessions not read", "err", err)
 	}
 	return out
 }
@@ -223,9 +236,13 @@ func (s *Server) expiresAt(started, now time.Time) uint64 {
 
 // authorize stores a new session for user, with a fresh address, or
 // refreshes the session's authorization when it exists for the same user.
-// It returns once the session is durable.
+// It returns once the session is durable (or committed in Redis).
 func (s *Server) authorize(id, userName, nasHost, nasRealm string) (*Session, error) {
-	now := s.now()
+	return s.store.authorize(id, userName, nasHost, nasRealm, s.now())
+}
+
+// memAuthorize is authorize on the embedded store.
+func (s *Server) memAuthorize(id, userName, nasHost, nasRealm string, now time.Time) (*Session, error) {
 	s.mu.Lock()
 	txn := s.db.Txn(true)
 	var ns *Session
@@ -289,21 +306,21 @@ var (
 )
 
 // release removes a session and frees its address once the removal is
-// durable. It returns the removed session, or nil if there was none. When
-// only is non-nil, the session is removed only if it is still that
-// version.
-func (s *Server) release(id string, only *Session) (*Session, error) {
-	return s.remove(id, only, false)
-}
+// durable. It returns the removed session, or nil if there was none.
+func (s *Server) release(id string) (*Session, error) { return s.store.release(id) }
 
 // terminate is release for a session its NAS ended (an STR, or an ASR the
 // NAS accepted): the session is remembered as ended, with the STA's
-// User-Name, in the same log record (ended.go).
-func (s *Server) terminate(id string) (*Session, error) {
-	return s.remove(id, nil, true)
+// User-Name (ended.go). When the session was already ended within
+// endedTTL, sess is nil and user is that User-Name, for a resent STR.
+func (s *Server) terminate(id string) (sess *Session, user string, err error) {
+	return s.store.end(id, s.now())
 }
 
-func (s *Server) remove(id string, only *Session, str bool) (*Session, error) {
+// memRemove removes a session from the embedded store. When only is
+// non-nil, the session is removed only if it is still that version; when
+// str is set, it is remembered as ended in the same log record.
+func (s *Server) memRemove(id string, only *Session, str bool) (*Session, error) {
 	s.mu.Lock()
 	txn := s.db.Txn(true)
 	cur := getSession(txn, id)

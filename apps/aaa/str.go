@@ -18,26 +18,17 @@ func (s *Server) serveSTR(req *diam.Message) *diam.Message {
 	}
 	sid := str(find(req.AVP, avp.SessionID))
 	cause, _ := u32(find(req.AVP, avp.TerminationCause))
-	sess, err := s.terminate(sid)
+	sess, user, err := s.terminate(sid)
 	if err != nil {
 		s.log.Error("session termination not stored", "session", sid, "err", err)
 		return finish(withError(s.answer(req, wire.ResultUnableToComply), "session state not stored", nil), req)
 	}
 	if sess == nil {
-		// A retransmission of the STR that ended it gets the same STA,
-		// once that end is durable.
-		s.mu.Lock()
-		e, ok := s.ended.get(sid, s.now().UnixNano())
-		s.mu.Unlock()
-		if !ok {
+		// A retransmission of the STR that ended it gets the same STA.
+		if user == "" {
 			return finish(withError(s.answer(req, wire.ResultUnknownSessionID), "unknown session", nil), req)
 		}
-		if e.c != nil {
-			if err := e.c.wait(); err != nil {
-				return finish(withError(s.answer(req, wire.ResultUnableToComply), "session state not stored", nil), req)
-			}
-		}
-		return s.sta(req, e.User)
+		return s.sta(req, user)
 	}
 	s.log.Debug("session terminated", "session", sid, "user", sess.User, "addr", sess.Addr, "cause", cause)
 	return s.sta(req, sess.User)

@@ -38,6 +38,22 @@ type Config struct {
 	// RotateAge starts a new journal file once the current, non-empty one
 	// is this old; 0 disables age rotation.
 	RotateAge time.Duration `mapstructure:"rotate_age"`
+	// ClaimTimeout applies with state.backend redis: a record claimed by
+	// an agent and not marked written for this long may be written by
+	// another agent that receives its retransmission (the claimer is taken
+	// as gone); 0 means 10 s.
+	ClaimTimeout time.Duration `mapstructure:"claim_timeout"`
+}
+
+// defaultClaimTimeout is ClaimTimeout's default.
+const defaultClaimTimeout = 10 * time.Second
+
+// claimTimeout is the effective claim timeout.
+func (c Config) claimTimeout() time.Duration {
+	if c.ClaimTimeout > 0 {
+		return c.ClaimTimeout
+	}
+	return defaultClaimTimeout
 }
 
 // DefaultConfig returns lab-mode defaults: journal in ./data/cdf, stateful,
@@ -70,6 +86,9 @@ func (c Config) Validate() error {
 	}
 	if c.RotateBytes < 0 {
 		errs = append(errs, errors.New("cdf.rotate_bytes: must not be negative"))
+	}
+	if c.ClaimTimeout < 0 {
+		errs = append(errs, errors.New("cdf.claim_timeout: must not be negative"))
 	}
 	if c.RotateAge < 0 {
 		errs = append(errs, errors.New("cdf.rotate_age: must not be negative"))

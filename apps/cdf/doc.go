@@ -23,6 +23,74 @@
 // On start the session table is rebuilt by replaying the journal files
 // modified within the session timeout.
 //
+// # Several agents
+//
+// With state.backend redis (NewShared) the stateful CDF keeps its session
+// state and its (Session-Id, Accounting-Record-Number) dedupe in Redis,
+// one hash per session (prefix + "cdf:{Session-Id}", one Cluster slot),
+// so that every agent on the same Redis and key prefix runs one state
+// machine per session: a START through one agent and its INTERIM through
+// another are both 2001, and the hash expires SessionTimeout after the
+// last record whichever agent accepted it. Each agent still writes the
+// CDRs it accepts to its own journal, fsynced before the answer; a record
+// is in exactly one agent's journal except in the window named below.
+// Agents must have distinct Origin-Hosts, and one Origin-Host is one data
+// directory: a restarted agent finds its former runs' claims by it.
+//
+// A record is served in three steps:
+//
+//  1. claim: one script checks the record against the state machine and
+//     the record's marker, and when accepted sets the new state and the
+//     marker "pending, owner, time" (owner: Origin-Host and a random id of
+//     the process; time: the Redis server's clock);
+//  2. the CDR is appended to the journal and fsynced;
+//  3. done: the marker becomes "written"; then 2001 is answered.
+//
+// A record whose marker is "written" is answered 2001 without a CDR. One
+// whose marker is pending, held by another live run, is waited for (up to
+// ClaimTimeout, at most 2 s), then answered 3004 DIAMETER_TOO_BUSY with an
+// Error-Message naming the claimer: the client resends later. A pending
+// claim is taken over (the marker changed atomically, only one agent wins
+// it) and the CDR written by the agent that received the record when the
+// claim is older than ClaimTimeout, or when the claim is a former run's
+// of this very agent after it reconciled (below). A journal write that
+// fails releases the claim (and the state change, when no record was
+// accepted since) and answers 4002.
+//
+// Crash windows, for an agent A that crashes (or loses Redis for good)
+// while serving a record:
+//
+//   - after the claim, before the fsync: the CDR is in no journal. A
+//     retransmission to A restarted on its journal is written by A at
+//     once; to another agent, it is answered 3004 until the claim is
+//     ClaimTimeout old, then written there. Exactly one CDR.
+//   - after the fsync, before the mark: the CDR is in A's journal. On
+//     start, A marks written every record of its journal files modified
+//     within the session timeout whose marker is still a claim of A's
+//     Origin-Host (reconciliation; retried in the background while Redis
+//     is down): from then on any agent answers 2001 without a CDR. Before
+//     that, another agent answers 3004 while the claim is younger than
+//     ClaimTimeout. If A does not come back within ClaimTimeout, another
+//     agent that receives the retransmission writes it again: the one
+//     window with two CDRs of a record, in two journals (billing that
+//     merges journals may drop the second by session_id and
+//     record_number; A logs an error when it finds its claim taken).
+//   - after the mark: nothing is left to do.
+//
+// A claim Redis made whose reply was lost (the ACR answered 5012, no CDR)
+// is the claimer's own: its retransmission to that agent is written there
+// at once, to another agent it is answered 3004 until ClaimTimeout.
+//
+// An agent that wrote a CDR but could not store the mark (Redis lost just
+// then) answers 2001, since the CDR is durable, and stores the mark once
+// Redis is back; meanwhile the record's retransmissions to other agents
+// are answered 3004. While Redis cannot be reached every ACR is answered
+// 5012 DIAMETER_UNABLE_TO_COMPLY with Error-Message "accounting state
+// store unavailable" and writes no CDR. A run whose journal or Redis
+// stalls past ClaimTimeout between claim and mark may have its claim
+// taken over although it writes the CDR too: ClaimTimeout must exceed the
+// longest fsync.
+//
 // Validation: a missing Session-Id, Origin-Host, Origin-Realm,
 // Destination-Realm, Accounting-Record-Type, Accounting-Record-Number or
 // Acct-Application-Id (top level or inside Vendor-Specific-Application-Id)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/dra-project/dra/peers"
 	"github.com/dra-project/dra/routing"
+	"github.com/dra-project/dra/state"
 	"github.com/dra-project/dra/wire"
 )
 
@@ -36,7 +37,8 @@ type Server struct {
 	id      Identity
 	log     *slog.Logger
 	journal *journal
-	table   *sessions // nil when stateless
+	table   *sessions    // nil when stateless or shared
+	shared  *sharedState // stateful on Redis (NewShared); nil otherwise
 
 	// mu orders the state-machine decision and the journal append of
 	// concurrent requests, so that the journal order is the state order.
@@ -70,6 +72,25 @@ var _ routing.Handler = (*Server)(nil)
 // New opens the journal in cfg.DataDir, replays it to rebuild the session
 // table when stateful, and starts the writer.
 func New(cfg Config, id Identity, orig Originator, log *slog.Logger) (*Server, error) {
+	return newServer(cfg, id, nil, log)
+}
+
+// NewShared is New with the stateful CDF's sessions and its
+// (Session-Id, Accounting-Record-Number) dedupe in Redis, shared by every
+// agent on st's Redis and key prefix; the CDRs still go to this agent's
+// journal in cfg.DataDir, fsynced before the answer. st is the caller's
+// to close, after the Server. A stateless cfg needs no shared state and
+// runs as New.
+func NewShared(cfg Config, id Identity, orig Originator, st *state.Redis, log *slog.Logger) (*Server, error) {
+	if st == nil {
+		return nil, errors.New("cdf: shared state: no store")
+	}
+	return newServer(cfg, id, st, log)
+}
+
+// newServer builds the CDF; with st (stateful only) its sessions and
+// record claims live in Redis instead of the in-process table.
+func newServer(cfg Config, id Identity, st *state.Redis, log *slog.Logger) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -81,6 +102,15 @@ func New(cfg Config, id Identity, orig Originator, log *slog.Logger) (*Server, e
 	}
 	log = log.With("app", "cdf")
 	s := &Server{cfg: cfg, id: id, log: log, inflight: map[recordKey]*commit{}}
+	if cfg.Stateful && st != nil {
+		j, err := openJournal(cfg.DataDir, cfg.RotateBytes, cfg.RotateAge, log)
+		if err != nil {
+			return nil, err
+		}
+		s.journal = j
+		s.shared = newSharedState(s, st)
+		return s, nil
+	}
 	if cfg.Stateful {
 		t, err := newSessions(cfg.sessionTimeout())
 		if err != nil {
@@ -143,6 +173,9 @@ func (s *Server) Stats() *Stats { return &s.stats }
 // after Close are answered 4002.
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
+		if s.shared != nil {
+			s.shared.close()
+		}
 		if s.stopSweep != nil {
 			close(s.stopSweep)
 			<-s.sweepDone
@@ -194,6 +227,10 @@ func (s *Server) ServeDiameter(ctx context.Context, r *routing.Request) (routing
 	if aerr != nil {
 		s.stats.Invalid.Add(1)
 		return s.answer(m, aerr.code, aerr)
+	}
+	if s.shared != nil {
+		code, e := s.shared.account(rec)
+		return s.answer(m, code, e)
 	}
 	code := s.account(rec)
 	return s.answer(m, code, nil)

@@ -18,6 +18,12 @@
 // first answer and is not charged again; a CC-Request-Number below the last
 // one answered gets 5012 and changes nothing.
 //
+// Stores. The state lives in one of two credit stores (creditStore): the
+// embedded one (memory, write-ahead log and snapshots in Config.DataDir;
+// New) or the shared one in Redis (NewShared, shared.go), which every
+// agent on the same Redis serves from; both answer the same requests
+// alike.
+//
 // Locks. Server.mu guards the account and session indexes; account.mu guards
 // one account's balances and its sessions. The order is account.mu, then
 // Server.mu (held briefly to update the session index), doneCache.mu or

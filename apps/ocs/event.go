@@ -23,26 +23,9 @@ func (s *Server) event(req *ccr) ([]byte, error) {
 	if ans, c := s.done.get(req.sid, req.reqNum, s.now()); ans != nil {
 		return durable(resend(ans, req.msg), c)
 	}
-	rsu, m := req.rsu, msccReq{}
-	if len(req.mscc) > 0 {
-		m = req.mscc[0]
-		if !rsu.present {
-			rsu = m.rsu
-		}
-	}
-	_, k := s.cfg.grantFor(m.rg, m.hasRG)
-	if u, ok := rsu.pick(); ok {
-		k = u
-	}
-	amount := rsu.amt[k]
-	if req.action != actionCheckBalance {
-		if !rsu.present {
-			return s.failAnswer(req.msg, missing(avp.RequestedServiceUnit, datatype.OctetString(""), "Requested-Service-Unit"))
-		}
-		if amount == 0 {
-			f := &failure{code: wire.ResultInvalidAVPValue, msg: "invalid Requested-Service-Unit", failed: serviceUnitAVP(avp.RequestedServiceUnit, k, 0)}
-			return s.failAnswer(req.msg, f)
-		}
+	k, amount, f := s.eventAmount(req)
+	if f != nil {
+		return s.failAnswer(req.msg, f)
 	}
 	a := s.lookup(*req.sub)
 	if a == nil {
@@ -59,38 +42,11 @@ func (s *Server) event(req *ccr) ([]byte, error) {
 		a.mu.Unlock()
 		return s.failAnswer(req.msg, &failure{code: resultEndUserServiceDenied, msg: "account blocked"})
 	}
-	ans := s.newAnswer(req.msg, wire.ResultSuccess)
+	ans, changed := s.eventApply(&a.st, req, k, amount)
 	var rec *record // a balance change, logged with its answer
-	switch req.action {
-	case actionDirectDebiting:
-		if a.st.Avail[k] < amount {
-			setResultCode(ans, resultCreditLimitReached)
-			break
-		}
-		a.st.Avail[k] -= amount
-		a.st.Used[k] += amount
-		ans.AddAVP(serviceUnitAVP(avp.GrantedServiceUnit, k, amount))
+	if changed {
 		acct := a.st
 		rec = &record{Acct: &acct}
-	case actionRefundAccount:
-		a.st.Avail[k] += amount
-		a.st.Used[k] -= min(a.st.Used[k], amount)
-		acct := a.st
-		rec = &record{Acct: &acct}
-	case actionCheckBalance:
-		res := uint32(enoughCredit)
-		if a.st.Avail[k] < max(amount, 1) {
-			res = noCredit
-		}
-		ans.NewAVP(avp.CheckBalanceResult, avp.Mbit, 0, datatype.Enumerated(res))
-	case actionPriceEnquiry:
-		price := s.cfg.UnitPrice.amounts()[k] * amount
-		ans.NewAVP(avp.CostInformation, avp.Mbit, 0, &diam.GroupedAVP{AVP: []*diam.AVP{
-			diam.NewAVP(avp.UnitValue, avp.Mbit, 0, &diam.GroupedAVP{AVP: []*diam.AVP{
-				diam.NewAVP(avp.ValueDigits, avp.Mbit, 0, datatype.Integer64(int64(price))),
-			}}),
-			diam.NewAVP(avp.CurrencyCode, avp.Mbit, 0, datatype.Unsigned32(s.cfg.CurrencyCode)),
-		}})
 	}
 	b, err := finish(req.msg, ans)
 	if err != nil {
@@ -111,4 +67,67 @@ func (s *Server) event(req *ccr) ([]byte, error) {
 	s.done.put(req.sid, req.reqNum, b, now, c)
 	a.mu.Unlock()
 	return durable(b, c)
+}
+
+// eventAmount returns the unit kind and amount of an EVENT, or the
+// failure to answer: the top-level Requested-Service-Unit or the first
+// MSCC's, required but for CHECK_BALANCE.
+func (s *Server) eventAmount(req *ccr) (unit, uint64, *failure) {
+	rsu, m := req.rsu, msccReq{}
+	if len(req.mscc) > 0 {
+		m = req.mscc[0]
+		if !rsu.present {
+			rsu = m.rsu
+		}
+	}
+	_, k := s.cfg.grantFor(m.rg, m.hasRG)
+	if u, ok := rsu.pick(); ok {
+		k = u
+	}
+	amount := rsu.amt[k]
+	if req.action != actionCheckBalance {
+		if !rsu.present {
+			return k, 0, missing(avp.RequestedServiceUnit, datatype.OctetString(""), "Requested-Service-Unit")
+		}
+		if amount == 0 {
+			return k, 0, &failure{code: wire.ResultInvalidAVPValue, msg: "invalid Requested-Service-Unit", failed: serviceUnitAVP(avp.RequestedServiceUnit, k, 0)}
+		}
+	}
+	return k, amount, nil
+}
+
+// eventApply applies the Requested-Action of an EVENT to account st and
+// returns the answer (not yet finished) and whether the balance changed.
+func (s *Server) eventApply(st *acctState, req *ccr, k unit, amount uint64) (*diam.Message, bool) {
+	ans := s.newAnswer(req.msg, wire.ResultSuccess)
+	switch req.action {
+	case actionDirectDebiting:
+		if st.Avail[k] < amount {
+			setResultCode(ans, resultCreditLimitReached)
+			return ans, false
+		}
+		st.Avail[k] -= amount
+		st.Used[k] += amount
+		ans.AddAVP(serviceUnitAVP(avp.GrantedServiceUnit, k, amount))
+		return ans, true
+	case actionRefundAccount:
+		st.Avail[k] += amount
+		st.Used[k] -= min(st.Used[k], amount)
+		return ans, true
+	case actionCheckBalance:
+		res := uint32(enoughCredit)
+		if st.Avail[k] < max(amount, 1) {
+			res = noCredit
+		}
+		ans.NewAVP(avp.CheckBalanceResult, avp.Mbit, 0, datatype.Enumerated(res))
+	case actionPriceEnquiry:
+		price := s.cfg.UnitPrice.amounts()[k] * amount
+		ans.NewAVP(avp.CostInformation, avp.Mbit, 0, &diam.GroupedAVP{AVP: []*diam.AVP{
+			diam.NewAVP(avp.UnitValue, avp.Mbit, 0, &diam.GroupedAVP{AVP: []*diam.AVP{
+				diam.NewAVP(avp.ValueDigits, avp.Mbit, 0, datatype.Integer64(int64(price))),
+			}}),
+			diam.NewAVP(avp.CurrencyCode, avp.Mbit, 0, datatype.Unsigned32(s.cfg.CurrencyCode)),
+		}})
+	}
+	return ans, false
 }

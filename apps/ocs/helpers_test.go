@@ -43,13 +43,20 @@ func quietLogger(w io.Writer) *slog.Logger {
 
 // startAgent builds the agent pieces around a new OCS on cfg.
 func startAgent(cfg Config, log *slog.Logger, listen string) (*stack, error) {
+	return startAgentWith(func(orig Originator) (*Server, error) {
+		return New(cfg, Identity{OriginHost: agentHost, OriginRealm: agentRealm}, orig, log)
+	}, log, listen)
+}
+
+// startAgentWith builds the agent pieces around the OCS newOCS returns.
+func startAgentWith(newOCS func(Originator) (*Server, error), log *slog.Logger, listen string) (*stack, error) {
 	table, err := realm.Build([]realm.Route{{Realm: agentRealm, AnyApp: true, Action: realm.Local}})
 	if err != nil {
 		return nil, err
 	}
 	st := &stack{}
 	st.rt = routing.New(table, routing.Options{Logger: log})
-	st.srv, err = New(cfg, Identity{OriginHost: agentHost, OriginRealm: agentRealm}, st.rt, log)
+	st.srv, err = newOCS(st.rt)
 	if err != nil {
 		st.rt.Close()
 		return nil, err

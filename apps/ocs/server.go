@@ -17,6 +17,7 @@ import (
 
 	"github.com/dra-project/dra/peers"
 	"github.com/dra-project/dra/routing"
+	"github.com/dra-project/dra/state"
 	"github.com/dra-project/dra/wire"
 )
 
@@ -38,6 +39,13 @@ type Server struct {
 	mu       sync.RWMutex
 	accounts map[string]*account // by accountKey
 	sessions map[string]*account // by Session-Id
+
+	// store serves the requests: the embedded store (the maps above and
+	// the WAL) or the shared one (shared).
+	store  creditStore
+	shared *sharedCredit
+	// provisioned are the configured accounts, by accountKey.
+	provisioned map[string]AccountConfig
 
 	wal *wal
 	// done holds the answers to completed EVENT and TERMINATION requests,
@@ -62,11 +70,61 @@ func New(cfg Config, id Identity, orig Originator, log *slog.Logger) (*Server, e
 	if log == nil {
 		log = slog.Default()
 	}
+	s, err := newEmbedded(cfg, id, orig, log)
+	if err != nil {
+		return nil, err
+	}
+	s.wg.Add(1)
+	go s.sweep()
+	return s, nil
+}
+
+// NewShared returns an OCS whose accounts, sessions and kept answers live
+// in Redis (shared.go), shared with every agent on the same store: the
+// configured accounts Redis does not hold yet are added, with their
+// configured balance; those it holds keep their balance and take Blocked
+// from configuration. cfg.DataDir is not used. A Redis that cannot be
+// reached is not an error: requests are answered 5012 until it can.
+//
+// The shared store sends no RAR when a Validity-Time passes (the embedded
+// store's session timer does); reservations of idle sessions are released
+// after SessionTimeout all the same.
+func NewShared(cfg Config, id Identity, orig Originator, st *state.Redis, log *slog.Logger) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	s := newServer(cfg, id, orig, log)
+	s.shared = newSharedCredit(s, st)
+	s.store = s.shared
+	s.shared.provision()
+	s.log.Info("ocs: credit store on redis", "accounts", len(s.provisioned))
+	if cfg.LabMode {
+		s.log.Warn("ocs: lab mode: unknown subscribers get a starting balance (free credit); never in production",
+			"starting_balance", cfg.StartingBalance)
+	}
+	return s, nil
+}
+
+func newServer(cfg Config, id Identity, orig Originator, log *slog.Logger) *Server {
+	s := &Server{cfg: cfg, id: id, orig: orig, log: log.With("app", "ocs"), now: time.Now,
+		accounts: map[string]*account{}, sessions: map[string]*account{}, stop: make(chan struct{}),
+		provisioned: map[string]AccountConfig{}}
+	for _, ac := range cfg.Accounts {
+		s.provisioned[accountKey(subscriptionTypes[ac.Type], ac.Data)] = ac
+	}
+	s.store = embeddedCredit{s}
+	return s
+}
+
+// newEmbedded opens the embedded store in cfg.DataDir.
+func newEmbedded(cfg Config, id Identity, orig Originator, log *slog.Logger) (*Server, error) {
 	if err := apps.PrivateDir(cfg.DataDir, log); err != nil {
 		return nil, fmt.Errorf("ocs: %w", err)
 	}
-	s := &Server{cfg: cfg, id: id, orig: orig, log: log.With("app", "ocs"), now: time.Now,
-		accounts: map[string]*account{}, sessions: map[string]*account{}, stop: make(chan struct{})}
+	s := newServer(cfg, id, orig, log)
 	st, lastSeg, err := loadState(cfg.DataDir, s.log)
 	if err != nil {
 		return nil, err
@@ -105,8 +163,6 @@ func New(cfg Config, id Identity, orig Originator, log *slog.Logger) (*Server, e
 		s.log.Warn("ocs: lab mode: unknown subscribers get a starting balance (free credit); never in production",
 			"starting_balance", cfg.StartingBalance)
 	}
-	s.wg.Add(1)
-	go s.sweep()
 	return s, nil
 }
 
@@ -144,14 +200,26 @@ func (s *Server) Close() error {
 	s.once.Do(func() {
 		close(s.stop)
 		s.wg.Wait()
-		err = s.wal.close()
+		if s.wal != nil {
+			err = s.wal.close()
+		}
 	})
 	return err
 }
 
 // Account returns a view of the account of a subscription
 // (Subscription-Id-Type, Subscription-Id-Data).
+//
+// On the shared store it reads Redis (releasing the reservations of
+// timed-out sessions); false when Redis cannot be reached.
 func (s *Server) Account(subType uint32, data string) (AccountInfo, bool) {
+	if s.shared != nil {
+		info, ok, err := s.shared.account(subType, data)
+		if err != nil {
+			s.log.Warn("ocs: account view", "err", err)
+		}
+		return info, ok && err == nil
+	}
 	s.mu.RLock()
 	a := s.accounts[accountKey(subType, data)]
 	s.mu.RUnlock()
@@ -212,15 +280,25 @@ func (s *Server) ServeDiameter(ctx context.Context, r *routing.Request) (routing
 	var ans []byte
 	switch req.reqType {
 	case requestInitial:
-		ans, err = s.initial(req)
+		ans, err = s.store.initial(req)
 	case requestUpdate, requestTermination:
-		ans, err = s.update(req)
+		ans, err = s.store.update(req)
 	default:
-		ans, err = s.event(req)
+		ans, err = s.store.event(req)
 	}
 	if err != nil {
-		s.log.Error("ocs: request failed", "session", req.sid, "err", err)
-		return s.failAnswer(m, &failure{code: wire.ResultUnableToComply, msg: "internal error"})
+		// Nothing is answered 2001 unless its change was committed: a
+		// failed or unconfirmed commit is 5012 (the client's failure
+		// handling applies; a retransmission is answered from what was
+		// committed, if anything was).
+		msg := "internal error"
+		if errors.Is(err, state.ErrUnavailable) || errors.Is(err, errSharedContention) {
+			msg = "credit store unavailable"
+			s.log.Warn("ocs: request failed", "session", req.sid, "err", err)
+		} else {
+			s.log.Error("ocs: request failed", "session", req.sid, "err", err)
+		}
+		return s.failAnswer(m, &failure{code: wire.ResultUnableToComply, msg: msg})
 	}
 	// ans is also kept for retransmissions (a session's last answer, a
 	// completed EVENT's or CCR-T's), and the connection's writer recycles
@@ -244,3 +322,20 @@ func decode(b []byte) (m *diam.Message, err error) {
 
 // errUnknownSession is answered 5002.
 var errUnknownSession = errors.New("ocs: unknown session")
+
+// creditStore is where the OCS keeps accounts, sessions and the answers
+// kept for retransmissions, and serves the requests that use them: the
+// embedded store (in memory, WAL and snapshots) or the shared one
+// (Redis). Both give the same answers to the same requests.
+type creditStore interface {
+	initial(req *ccr) ([]byte, error)
+	update(req *ccr) ([]byte, error)
+	event(req *ccr) ([]byte, error)
+}
+
+// embeddedCredit is the embedded store: the Server's own maps and WAL.
+type embeddedCredit struct{ s *Server }
+
+func (e embeddedCredit) initial(req *ccr) ([]byte, error) { return e.s.initial(req) }
+func (e embeddedCredit) update(req *ccr) ([]byte, error)  { return e.s.update(req) }
+func (e embeddedCredit) event(req *ccr) ([]byte, error)   { return e.s.event(req) }

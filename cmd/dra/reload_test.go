@@ -195,6 +195,7 @@ peers:
 		}
 	})
 	for _, re := range []string{`(?m)^REQUESTS$`, `(?m)^  received\s+\d+$`, `(?m)^  answered by servers\s+[1-9]\d*$`,
+		`(?m)^SHED WITH 3004 \(OVERLOAD\)$`, `(?m)^  egress_queue\s+0$`, `(?m)^CONNECTIONS CLOSED BEFORE OPEN$`, `(?m)^  cer_timeout\s+0$`,
 		`(?m)^RELOADS$`, `(?m)^  applied\s+2$`, `(?m)^  refused\s+6$`, `(?m)^  last refusal\s+.*sets nothing`} {
 		if !regexp.MustCompile(re).MatchString(out) {
 			t.Errorf("dra stats lacks %s:\n%s", re, out)

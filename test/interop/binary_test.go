@@ -197,7 +197,7 @@ timers:
   watchdog: 6s
   disconnect: 3s
 log:
-  level: info
+  level: debug # the peer state transitions are debug lines
   format: json
 `, draHost, draRealm))
 	p := startDRA(t, bin, "-config", cfg)

@@ -1,10 +1,13 @@
 // Command peerscale measures how many peers one agent holds: it starts the
 // dra binary on loopback, opens N client peers to it (each a TCP
 // connection with its own Origin-Host, CER/CEA, DWA and DPA answered), and
-// reports the time to reach all-open, the agent's resident memory per
-// peer, and the time the agent takes to disconnect them all with DPR.
+// reports the time to reach all-open, the agent's CPU time per peer opened,
+// its resident memory per peer, and the time the agent takes to disconnect
+// them all with DPR. With -leave the peers close their connections instead,
+// and it reports the agent's resident memory after they have gone.
 //
 //	go run ./test/peerscale -n 10000
+//	go run ./test/peerscale -n 10000 -leave
 package main
 
 import (
@@ -36,11 +39,21 @@ func main() {
 	conc := flag.Int("c", 200, "connections set up in parallel")
 	bin := flag.String("dra", "", "dra binary (default: built from ./cmd/dra)")
 	port := flag.Int("port", 0, "agent port on 127.0.0.1 (default: a free one)")
+	flag.StringVar(&opt.logLevel, "log", "warn", "agent log level (debug, info, warn, error)")
+	flag.BoolVar(&opt.leave, "leave", false, "close the peers' connections (no DPR) and report the agent's RSS after they have gone, instead of shutting the agent down with them open")
+	flag.DurationVar(&opt.hold, "hold", 0, "keep the peers open this long before the next phase (to profile the agent)")
 	flag.Parse()
 	if err := run(*n, *conc, *bin, *port); err != nil {
 		fmt.Fprintln(os.Stderr, "peerscale:", err)
 		os.Exit(1)
 	}
+}
+
+// opt holds the flags of the phases after the peers are open.
+var opt struct {
+	logLevel string
+	leave    bool
+	hold     time.Duration
 }
 
 func run(n, conc int, bin string, port int) error {
@@ -74,14 +87,15 @@ accept_unknown_peers: true
 limits:
   max_connections: %d
 log:
-  level: warn
-`, addr, n+100)
+  level: %s
+`, addr, n+100, opt.logLevel)
 	if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
 		return err
 	}
-	var logBuf bytes.Buffer
+	var logBuf lineCounter
 	cmd := exec.Command(bin, "-config", cfg)
 	cmd.Stderr = &logBuf
+	cmd.Stdout = &logBuf
 	if err := cmd.Start(); err != nil {
 		return err
 	}
@@ -90,10 +104,16 @@ log:
 		return fmt.Errorf("%w\n%s", err, logBuf.String())
 	}
 	time.Sleep(200 * time.Millisecond)
-	base, err := rssKB(cmd.Process.Pid)
+	pid := cmd.Process.Pid
+	base, err := rssKB(pid)
 	if err != nil {
 		return err
 	}
+	cpu0, err := cpuTicks(pid)
+	if err != nil {
+		return err
+	}
+	lines0 := logBuf.Lines()
 
 	var (
 		open    atomic.Int64
@@ -126,13 +146,33 @@ log:
 	}
 	wg.Wait()
 	setup := time.Since(start)
+	cpu1, err := cpuTicks(pid)
+	if err != nil {
+		return err
+	}
+	lines1 := logBuf.Lines()
 	if f := failed.Load(); f > 0 {
 		return fmt.Errorf("%d of %d peers failed to open; first: %v", f, n, firstEr.Load())
 	}
 	time.Sleep(time.Second)
-	rss, err := rssKB(cmd.Process.Pid)
+	rss, err := rssKB(pid)
 	if err != nil {
 		return err
+	}
+	perPeer := float64(rss-base) * 1024 / float64(n)
+	fmt.Printf("peers                  %d\n", n)
+	fmt.Printf("time to all-open       %s (%.0f CER/CEA per second, %d in parallel)\n", setup.Round(time.Millisecond), float64(n)/setup.Seconds(), conc)
+	fmt.Printf("agent CPU per open     %.3f ms (utime+stime %.2f s for %d peers)\n", float64(cpu1-cpu0)*1000/ticksPerSecond/float64(n), float64(cpu1-cpu0)/ticksPerSecond, n)
+	fmt.Printf("agent log lines/open   %.2f (level %s)\n", float64(lines1-lines0)/float64(n), opt.logLevel)
+	fmt.Printf("agent RSS idle         %.1f MiB\n", float64(base)/1024)
+	fmt.Printf("agent RSS with peers   %.1f MiB\n", float64(rss)/1024)
+	fmt.Printf("agent memory per peer  %.1f KiB\n", perPeer/1024)
+	if opt.hold > 0 {
+		fmt.Printf("holding                %s (agent pid %d)\n", opt.hold, pid)
+		time.Sleep(opt.hold)
+	}
+	if opt.leave {
+		return leave(cmd, pid, conns, &allDone, rss)
 	}
 	stopStart := time.Now()
 	cmd.Process.Signal(syscall.SIGTERM)
@@ -144,19 +184,122 @@ log:
 		}
 	}
 	allDone.Wait()
-
-	perPeer := float64(rss-base) * 1024 / float64(n)
-	fmt.Printf("peers                  %d\n", n)
-	fmt.Printf("time to all-open       %s (%.0f CER/CEA per second, %d in parallel)\n", setup.Round(time.Millisecond), float64(n)/setup.Seconds(), conc)
-	fmt.Printf("agent RSS idle         %.1f MiB\n", float64(base)/1024)
-	fmt.Printf("agent RSS with peers   %.1f MiB\n", float64(rss)/1024)
-	fmt.Printf("agent memory per peer  %.1f KiB\n", perPeer/1024)
 	fmt.Printf("DPR received           %d of %d\n", dprs.Load(), n)
 	fmt.Printf("shutdown (DPR to all)  %s, exit: %v\n", stop.Round(time.Millisecond), exitStatus(exitErr))
 	if dprs.Load() != int64(n) {
 		return errors.New("not every peer received a DPR on shutdown")
 	}
 	return nil
+}
+
+// leave closes every peer's connection without DPR, waits for the agent
+// to have closed its side, and reports its RSS as time passes.
+func leave(cmd *exec.Cmd, pid int, conns []net.Conn, allDone *sync.WaitGroup, rss int64) error {
+	fds0, err := openFDs(pid)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	for _, c := range conns {
+		if c != nil {
+			c.Close()
+		}
+	}
+	allDone.Wait()
+	// The agent holds one descriptor per connection: wait until they are
+	// gone (within a few descriptors of its own).
+	for {
+		fds, err := openFDs(pid)
+		if err != nil {
+			return err
+		}
+		if fds < 64 {
+			break
+		}
+		if time.Since(start) > time.Minute {
+			return fmt.Errorf("agent still holds %d of %d descriptors a minute after the peers left", fds, fds0)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	fmt.Printf("peers gone             %s\n", time.Since(start).Round(time.Millisecond))
+	for _, at := range []time.Duration{time.Second, 5 * time.Second, 15 * time.Second} {
+		time.Sleep(time.Until(start.Add(at)))
+		now, err := rssKB(pid)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("agent RSS %2ds after   %.1f MiB (%.0f%% of the peak)\n", int(at/time.Second), float64(now)/1024, float64(now)*100/float64(rss))
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	fmt.Printf("agent exit             %s\n", exitStatus(cmd.Wait()))
+	return nil
+}
+
+// ticksPerSecond is USER_HZ, the unit of utime and stime in /proc/<pid>/stat
+// (100 on Linux).
+const ticksPerSecond = 100
+
+// cpuTicks returns utime+stime of a process (all threads) in clock ticks.
+func cpuTicks(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name is in parentheses and may contain spaces: fields
+	// are counted from the last ')'. utime and stime are fields 14 and 15.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, errors.New("unreadable /proc stat")
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0, errors.New("short /proc stat")
+	}
+	ut, err := strconv.ParseInt(f[11], 10, 64)
+	if err != nil {
+		return 0, err
+	}
+	st, err := strconv.ParseInt(f[12], 10, 64)
+	if err != nil {
+		return 0, err
+	}
+	return ut + st, nil
+}
+
+// openFDs counts a process's open file descriptors.
+func openFDs(pid int) (int, error) {
+	es, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	return len(es), err
+}
+
+// lineCounter collects the agent's output and counts its lines.
+type lineCounter struct {
+	mu    sync.Mutex
+	buf   bytes.Buffer
+	lines int
+}
+
+func (l *lineCounter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines += bytes.Count(p, []byte{'\n'})
+	if l.buf.Len() < 1<<20 {
+		l.buf.Write(p) // enough to show why the agent failed
+	}
+	return len(p), nil
+}
+
+// Lines is the number of lines written so far.
+func (l *lineCounter) Lines() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.lines
+}
+
+func (l *lineCounter) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
 }
 
 func exitStatus(err error) string {
